@@ -1,0 +1,1 @@
+"""civicloop: grassroots governance platform."""
