@@ -1,0 +1,479 @@
+"""Thin handlers: parse, find the case through the access-scoped selector, call a service.
+
+No `from __future__ import annotations` here: ninja reads the parameter annotations at runtime.
+"""
+
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.http import FileResponse, HttpRequest
+from ninja import File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from civicloop.accounts.models import Organisation, User
+from civicloop.accounts.selectors import organisations_for_dispatch
+from civicloop.cases import errors, selectors, services
+from civicloop.cases.errors import Code
+from civicloop.cases.models import Case, CaseEvent, Category, Photo, State
+from civicloop.cases.schemas import (
+    ActionIn,
+    CaseDetailOut,
+    CaseOut,
+    CategoryOut,
+    CloseIn,
+    DecisionIn,
+    DispatchIn,
+    EventOut,
+    EvidenceIn,
+    ExtensionIn,
+    FileIn,
+    MergeIn,
+    NoteIn,
+    OnSpotIn,
+    OrganisationOut,
+    PhotoOut,
+    RegionRef,
+    RejectIn,
+    ReportIn,
+    ReturnIn,
+)
+from civicloop.lib.errors import DomainError
+
+router = Router(tags=["cases"])
+Photos = File[list[UploadedFile]]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _uploads(files: list[UploadedFile] | None) -> list[services.PhotoUpload]:
+    uploads = []
+    for f in files or []:
+        # Refuse before reading an oversize file into memory; the service checks content.
+        if f.size and f.size > settings.PHOTO_MAX_BYTES:
+            limit = settings.PHOTO_MAX_BYTES // (1024 * 1024)
+            raise DomainError(
+                "photo_too_large", f"单张照片不能超过{limit}MB", status=413, photo=f.name
+            )
+        uploads.append(services.PhotoUpload(name=f.name or "photo", data=f.read()))
+    return uploads
+
+
+def _category(kind: str, code: str) -> Category:
+    category = Category.objects.filter(kind=kind, full_code=code, parent__isnull=False).first()
+    if category is None:
+        raise errors.invalid(Code.CATEGORY_INVALID, "请选择有效的小类")
+    return category
+
+
+def _case(request: HttpRequest, number: str, version: int | None = None) -> Case:
+    case = selectors.get_case_for_user(_user(request), number)
+    if version is not None and version != case.version:
+        raise errors.conflict()
+    return case
+
+
+def _region(region: Any) -> RegionRef | None:
+    return RegionRef(code=region.code, name=region.name) if region else None
+
+
+def _photo_out(photo: Photo) -> PhotoOut:
+    return PhotoOut(
+        id=photo.pk,
+        kind=photo.kind,
+        url=storages["default"].url(photo.public.name),
+        width=photo.width,
+        height=photo.height,
+        taken_at=photo.taken_at,
+    )
+
+
+def _case_fields(user: User, case: Case) -> dict[str, Any]:
+    org = case.assigned_org
+    return {
+        "number": case.number,
+        "state": case.state,
+        "state_display": case.get_state_display(),
+        "version": case.version,
+        "source": case.source,
+        "category": case.category.full_code,
+        "category_name": str(case.category),
+        "kind": case.category.kind,
+        "description": case.description,
+        "urgency": case.urgency,
+        "lat": case.lat,
+        "lon": case.lon,
+        "address": case.address,
+        "town": _region(case.town),
+        "village": _region(case.village),
+        "grid": _region(case.grid),
+        "assigned_org": org.code if org else None,
+        "assigned_org_name": org.name if org else None,
+        "reporter_name": case.reporter_name if selectors.can_see_reporter(user, case) else None,
+        "is_anonymous": case.is_anonymous,
+        "parent": case.parent.number if case.parent_id else None,  # type: ignore[union-attr]
+        "resolved_on_spot": case.resolved_on_spot,
+        "reported_at": case.reported_at,
+        "filed_at": case.filed_at,
+        "due_at": case.due_at,
+        "closed_at": case.closed_at,
+        "closure_reason": case.closure_reason,
+        "dispatch_count": case.dispatch_count,
+        "return_count": case.return_count,
+        "rework_count": case.rework_count,
+    }
+
+
+def _event_out(event: CaseEvent, show_actor: bool) -> EventOut:
+    return EventOut(
+        seq=event.seq,
+        type=event.type,
+        type_display=event.get_type_display(),
+        at=event.at,
+        actor=event.actor.name if event.actor and show_actor else None,
+        actor_role=event.actor_role,
+        actor_org=event.actor_org.name if event.actor_org else None,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        reason=event.reason,
+        note=event.note,
+        is_public=event.is_public,
+        photos=[_photo_out(p) for p in event.photos.all()],
+    )
+
+
+def _detail(request: HttpRequest, case: Case) -> CaseDetailOut:
+    user = _user(request)
+    case = selectors.get_case_for_user(user, case.number)
+    timeline = selectors.timeline_for(user, case)
+    staff = selectors.is_staff_viewer(user, case)
+    show_reporter = selectors.can_see_reporter(user, case)
+    events = [
+        # The reporter's own name on the first event follows the anonymity rule.
+        _event_out(e, staff and (show_reporter or e.actor_id != case.reporter_id))
+        for e in timeline
+    ]
+    photos = [p for e in timeline for p in e.photos.all()]
+    return CaseDetailOut(
+        **_case_fields(user, case),
+        actions=selectors.actions_for(user, case),
+        timeline=events,
+        photos=[_photo_out(p) for p in photos],
+    )
+
+
+class CaseListFilters(Schema):
+    state: list[State] = []
+    category: str | None = None
+    region: str | None = None
+    source: str | None = None
+    reported_from: datetime | None = None
+    reported_to: datetime | None = None
+    overdue: bool | None = None
+    assigned_to_me: bool = False
+    q: str | None = None
+
+
+# ---------------------------------------------------------------- reading
+
+
+@router.get("/categories", response=list[CategoryOut])
+def list_categories(request: HttpRequest) -> list[CategoryOut]:
+    return [
+        CategoryOut(
+            kind=c.kind,
+            code=c.full_code,
+            name=c.name,
+            major=c.parent.name,  # type: ignore[union-attr]
+            pinyin=c.pinyin,
+            keywords=c.keywords,
+        )
+        for c in selectors.category_list()
+    ]
+
+
+@router.get("/cases", response=list[CaseOut])
+@paginate(LimitOffsetPagination)
+def list_cases(request: HttpRequest, filters: Query[CaseListFilters]) -> list[CaseOut]:
+    user = _user(request)
+    cases = selectors.case_list_for(
+        user,
+        selectors.CaseFilters(
+            states=tuple(filters.state),
+            category=filters.category,
+            region=filters.region,
+            source=filters.source,
+            reported_from=filters.reported_from,
+            reported_to=filters.reported_to,
+            overdue=filters.overdue,
+            assigned_to_me=filters.assigned_to_me,
+            q=filters.q,
+        ),
+    )
+    return _LazyCaseList(user, cases)  # type: ignore[return-value]
+
+
+class _LazyCaseList:
+    """Lets the paginator slice the queryset before rows are turned into schemas."""
+
+    def __init__(self, user: User, cases: Any) -> None:
+        self.user, self.cases = user, cases
+
+    def __len__(self) -> int:
+        return int(self.cases.count())
+
+    def count(self) -> int:
+        return len(self)
+
+    def __getitem__(self, item: slice) -> list[CaseOut]:
+        return [CaseOut(**_case_fields(self.user, c)) for c in self.cases[item]]
+
+
+# Registered before /cases/{number} so that the literal path wins.
+@router.post("/cases/on-spot", response={201: CaseDetailOut})
+def resolve_on_spot(
+    request: HttpRequest,
+    payload: Form[OnSpotIn],
+    before: Photos = None,  # type: ignore[assignment]
+    after: Photos = None,  # type: ignore[assignment]
+) -> Status[CaseDetailOut]:
+    case = services.case_resolve_on_spot(
+        by=_user(request),
+        category=_category(payload.kind, payload.category),
+        description=payload.description,
+        lat=payload.lat,
+        lon=payload.lon,
+        address=payload.address,
+        before=_uploads(before),
+        after=_uploads(after),
+        note=payload.note,
+    )
+    return Status(201, _detail(request, case))
+
+
+@router.get("/cases/{number}", response=CaseDetailOut)
+def get_case(request: HttpRequest, number: str) -> CaseDetailOut:
+    return _detail(request, _case(request, number))
+
+
+@router.get("/cases/{number}/dispatch-targets", response=list[OrganisationOut])
+def dispatch_targets(request: HttpRequest, number: str) -> list[OrganisationOut]:
+    case = _case(request, number)
+    region = case.grid or case.village or case.town
+    if region is None:
+        return []
+    return [
+        OrganisationOut(code=o.code, name=o.name, kind=o.kind, region=o.region.code)
+        for o in organisations_for_dispatch(region)
+    ]
+
+
+@router.get("/cases/{number}/photos/{photo_id}/original")
+def photo_original(request: HttpRequest, number: str, photo_id: int) -> FileResponse:
+    """The untouched original with EXIF, for the centre as evidence."""
+    user = _user(request)
+    case = _case(request, number)
+    photo = case.photos.filter(pk=photo_id).first()
+    if photo is None or not selectors.is_staff_viewer(user, case):
+        raise errors.not_found()
+    return FileResponse(
+        storages["private"].open(photo.original), content_type=photo.content_type
+    )
+
+
+# ---------------------------------------------------------------- intake
+
+
+@router.post("/cases", response={201: CaseDetailOut})
+def report_case(
+    request: HttpRequest,
+    payload: Form[ReportIn],
+    photos: Photos = None,  # type: ignore[assignment]
+) -> Status[CaseDetailOut]:
+    case = services.case_report(
+        by=_user(request),
+        category=_category(payload.kind, payload.category),
+        description=payload.description,
+        lat=payload.lat,
+        lon=payload.lon,
+        address=payload.address,
+        urgency=payload.urgency,
+        photos=_uploads(photos),
+        is_anonymous=payload.is_anonymous,
+        source=payload.source,
+        reporter_name=payload.reporter_name,
+        reporter_phone=payload.reporter_phone,
+        draft=payload.draft,
+    )
+    return Status(201, _detail(request, case))
+
+
+def _simple(
+    name: str, service: Callable[..., Case]
+) -> Callable[[HttpRequest, str, ActionIn], CaseDetailOut]:
+    def handler(request: HttpRequest, number: str, payload: ActionIn) -> CaseDetailOut:
+        case = _case(request, number, payload.version)
+        service(case=case, by=_user(request), note=payload.note)
+        return _detail(request, case)
+
+    handler.__name__ = name.replace("-", "_")
+    return handler
+
+
+for _path, _service in [
+    ("submit-draft", lambda *, case, by, note: services.case_submit_draft(case=case, by=by)),
+    ("request-verification", services.case_request_verification),
+    ("reinstate", services.case_reinstate),
+    ("claim", services.case_claim),
+    ("request-suspension", services.case_request_suspension),
+    ("resume", services.case_resume),
+    ("reopen", services.case_reopen),
+]:
+    router.post(f"/cases/{{number}}/{_path}", response=CaseDetailOut)(_simple(_path, _service))
+
+
+@router.post("/cases/{number}/confirm-on-site", response=CaseDetailOut)
+def confirm_on_site(
+    request: HttpRequest,
+    number: str,
+    payload: Form[EvidenceIn],
+    photos: Photos = None,  # type: ignore[assignment]
+) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_confirm_on_site(
+        case=case,
+        by=_user(request),
+        exists=payload.exists,
+        note=payload.note,
+        photos=_uploads(photos),
+    )
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/file", response=CaseDetailOut)
+def file_case(request: HttpRequest, number: str, payload: FileIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    category = _category(payload.kind, payload.category) if payload.category else None
+    services.case_file(
+        case=case,
+        by=_user(request),
+        category=category,
+        urgency=payload.urgency,
+        note=payload.note,
+    )
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/reject", response=CaseDetailOut)
+def reject_case(request: HttpRequest, number: str, payload: RejectIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_reject(case=case, by=_user(request), reason=payload.reason, note=payload.note)
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/merge", response=CaseDetailOut)
+def merge_case(request: HttpRequest, number: str, payload: MergeIn) -> CaseDetailOut:
+    user = _user(request)
+    case = _case(request, number, payload.version)
+    into = selectors.get_case_for_user(user, payload.into)
+    services.case_merge(case=case, into=into, by=user, note=payload.note)
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/dispatch", response=CaseDetailOut)
+def dispatch_case(request: HttpRequest, number: str, payload: DispatchIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    to = Organisation.objects.filter(code=payload.to).select_related("region").first()
+    if to is None:
+        raise errors.invalid(Code.TARGET_INVALID, "承办单位不存在")
+    services.case_dispatch(case=case, to=to, by=_user(request), note=payload.note)
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/return", response=CaseDetailOut)
+def return_case(request: HttpRequest, number: str, payload: ReturnIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_return(case=case, by=_user(request), reason=payload.reason, note=payload.note)
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/request-extension", response=CaseDetailOut)
+def request_extension(request: HttpRequest, number: str, payload: ExtensionIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_request_extension(
+        case=case, by=_user(request), until=payload.until, note=payload.note
+    )
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/decide-extension", response=CaseDetailOut)
+def decide_extension(request: HttpRequest, number: str, payload: DecisionIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_decide_extension(
+        case=case, by=_user(request), approve=payload.approve, note=payload.note
+    )
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/decide-suspension", response=CaseDetailOut)
+def decide_suspension(request: HttpRequest, number: str, payload: DecisionIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_decide_suspension(
+        case=case, by=_user(request), approve=payload.approve, note=payload.note
+    )
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/submit", response=CaseDetailOut)
+def submit_case(
+    request: HttpRequest,
+    number: str,
+    payload: Form[EvidenceIn],
+    photos: Photos = None,  # type: ignore[assignment]
+) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_submit(case=case, by=_user(request), photos=_uploads(photos), note=payload.note)
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/check", response=CaseDetailOut)
+def check_case(
+    request: HttpRequest,
+    number: str,
+    payload: Form[EvidenceIn],
+    photos: Photos = None,  # type: ignore[assignment]
+) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_check(
+        case=case,
+        by=_user(request),
+        passed=payload.passed,
+        note=payload.note,
+        photos=_uploads(photos),
+    )
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/close", response=CaseDetailOut)
+def close_case(request: HttpRequest, number: str, payload: CloseIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_close(case=case, by=_user(request), reason=payload.reason, note=payload.note)
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/notes", response={201: CaseDetailOut})
+def add_note(request: HttpRequest, number: str, payload: NoteIn) -> Status[CaseDetailOut]:
+    case = _case(request, number)
+    services.case_add_note(
+        case=case, by=_user(request), text=payload.text, is_public=payload.is_public
+    )
+    return Status(201, _detail(request, case))

@@ -1,0 +1,52 @@
+"""Stable machine-readable error codes of the case engine, with their Chinese messages."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from civicloop.lib.errors import Conflict, Forbidden, Invalid, NotFound
+
+
+class Code(StrEnum):
+    NOT_FOUND = "case_not_found"
+    INVALID_TRANSITION = "invalid_transition"
+    CONFLICT = "case_conflict"
+    ROLE_NOT_ALLOWED = "role_not_allowed"
+    REASON_REQUIRED = "reason_required"
+    NOTE_REQUIRED = "note_required"
+    PHOTOS_REQUIRED = "photos_required"
+    TOO_MANY_PHOTOS = "too_many_photos"
+    VERIFICATION_REQUIRED = "verification_required"
+    OUTSIDE_CITY = "outside_city"
+    CATEGORY_INVALID = "category_invalid"
+    TARGET_INVALID = "dispatch_target_invalid"
+    MERGE_TARGET_INVALID = "merge_target_invalid"
+    REOPEN_WINDOW_PASSED = "reopen_window_passed"
+    DEADLINE_INVALID = "deadline_invalid"
+    SOURCE_NOT_ALLOWED = "source_not_allowed"
+    DESCRIPTION_REQUIRED = "description_required"
+
+
+def not_found() -> NotFound:
+    return NotFound(Code.NOT_FOUND, "案件不存在或您无权查看")
+
+
+def invalid_transition(action: str, state: str) -> Conflict:
+    return Conflict(
+        Code.INVALID_TRANSITION,
+        f"案件当前状态为“{state}”，不能执行“{action}”",
+        action=action,
+        state=state,
+    )
+
+
+def conflict() -> Conflict:
+    return Conflict(Code.CONFLICT, "案件已被他人处理，请刷新后重试")
+
+
+def role_not_allowed(action: str) -> Forbidden:
+    return Forbidden(Code.ROLE_NOT_ALLOWED, f"您的角色无权执行“{action}”", action=action)
+
+
+def invalid(code: Code, message: str) -> Invalid:
+    return Invalid(code, message)

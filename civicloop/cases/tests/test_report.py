@@ -1,0 +1,164 @@
+"""Reporting a problem: what is accepted, and every way bad input is refused unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.storage import storages
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from civicloop.cases.models import Case, CaseEvent, Photo
+from civicloop.conftest import IN_GRID, IN_OTHER_TOWN, OUTSIDE, People, World, jpeg, photo_file
+from civicloop.lib import clock
+
+pytestmark = pytest.mark.usefixtures("categories")
+
+
+def _report(client: Any, **overrides: Any) -> Any:
+    data = {
+        "category": "0102",
+        "kind": "event",
+        "description": "沙堆堵住了桥面",
+        "lat": IN_GRID[0],
+        "lon": IN_GRID[1],
+        **overrides,
+    }
+    return client.post("/api/v1/cases", data)
+
+
+def _nothing_written(tmp_path: Path) -> None:
+    assert (Case.objects.count(), CaseEvent.objects.count(), Photo.objects.count()) == (0, 0, 0)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files == []
+
+
+def test_case_numbers_follow_the_local_day(people: People, world: World, client_for: Any) -> None:
+    import datetime as dt
+
+    # 2026-11-25 17:30 UTC is already 2026-11-26 in Yiwu.
+    at = dt.datetime(2026, 11, 25, 17, 30, tzinfo=dt.UTC)
+    client = client_for(people.resident)
+    with clock.frozen(at):
+        first = _report(client).json()["number"]
+        second = _report(client).json()["number"]
+    assert (first, second) == ("YW202611260001", "YW202611260002")
+
+
+def test_photos_are_kept_as_evidence_and_published_stripped(people: People, world: World, client_for: Any) -> None:
+    response = _report(client_for(people.resident), photos=[photo_file("a.jpg"), photo_file("b.jpg", jpeg((1, 1, 1)))])
+    assert response.status_code == 201
+    photos = list(Photo.objects.order_by("id"))
+    assert [(p.kind, p.content_type, p.width, p.height) for p in photos] == [
+        ("before", "image/jpeg", 64, 48),
+        ("before", "image/jpeg", 64, 48),
+    ]
+    assert all(storages["private"].exists(p.original) for p in photos)
+    assert all(p.public.storage.exists(p.public.name) for p in photos)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"description": ""}, 422, "validation_error"),
+        ({"description": "   "}, 422, "description_required"),
+        ({"category": "9999"}, 422, "category_invalid"),
+        ({"category": "01"}, 422, "category_invalid"),
+        ({"lat": OUTSIDE[0], "lon": OUTSIDE[1]}, 422, "outside_city"),
+        ({"lat": "north"}, 422, "validation_error"),
+        ({"urgency": "very"}, 422, "validation_error"),
+        ({"source": "hotline_12345"}, 403, "source_not_allowed"),
+    ],
+)
+def test_bad_reports_are_refused(
+    overrides: dict[str, Any], status: int, code: str, people: People, world: World,
+    client_for: Any, tmp_path: Path,
+) -> None:
+    response = _report(client_for(people.resident), **overrides)
+    assert response.status_code == status, response.json()
+    assert response.json()["code"] == code
+    assert response.json()["message"]
+    _nothing_written(tmp_path)
+
+
+def test_a_pdf_named_jpg_is_unsupported(people: People, world: World, client_for: Any, tmp_path: Path) -> None:
+    fake = SimpleUploadedFile("photo.jpg", b"%PDF-1.4 not a photo", "image/jpeg")
+    response = _report(client_for(people.resident), photos=[photo_file(), fake])
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    assert response.json()["details"] == {"photo": "photo.jpg"}
+    _nothing_written(tmp_path)
+
+
+def test_too_large_photo_is_413(people: People, world: World, client_for: Any, settings: Any, tmp_path: Path) -> None:
+    settings.PHOTO_MAX_BYTES = 500
+    response = _report(client_for(people.resident), photos=[photo_file()])
+    assert response.status_code == 413
+    assert response.json()["code"] == "photo_too_large"
+    _nothing_written(tmp_path)
+
+
+def test_too_many_photos(people: People, world: World, client_for: Any, settings: Any, tmp_path: Path) -> None:
+    settings.PHOTO_MAX_COUNT = 2
+    photos = [photo_file(f"{i}.jpg", jpeg((i, i, i))) for i in range(3)]
+    response = _report(client_for(people.resident), photos=photos)
+    assert response.status_code == 422
+    assert response.json()["code"] == "too_many_photos"
+    _nothing_written(tmp_path)
+
+
+def test_hotline_cases_are_registered_by_the_centre(people: People, world: World, client_for: Any) -> None:
+    response = _report(
+        client_for(people.clerk), source="hotline_12345", reporter_name="匿名来电", reporter_phone="0579-85551234",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["source"], body["reporter_name"]) == ("hotline_12345", "匿名来电")
+
+
+def test_source_follows_the_reporters_role(people: People, world: World, client_for: Any) -> None:
+    sources = [
+        _report(client_for(person)).json()["source"]
+        for person in (people.resident, people.volunteer, people.grid_worker)
+    ]
+    assert sources == ["resident", "volunteer", "grid_worker"]
+
+
+def test_case_in_another_town_is_placed_there(people: People, world: World, client_for: Any) -> None:
+    body = _report(client_for(people.resident), lat=IN_OTHER_TOWN[0], lon=IN_OTHER_TOWN[1]).json()
+    assert body["town"]["name"] == "北苑街道"
+    assert body["grid"]["name"] == "银苑社区第一网格"
+
+
+def test_filing_sets_the_deadline_from_the_category(people: People, world: World, client_for: Any) -> None:
+    import datetime as dt
+
+    at = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.UTC)
+    with clock.frozen(at):
+        number = _report(client_for(people.resident)).json()["number"]
+        body = client_for(people.clerk).post(
+            f"/api/v1/cases/{number}/file", {"urgency": "urgent"}, content_type="application/json"
+        ).json()
+    assert body["due_at"] == "2026-11-26T03:00:00Z"
+
+
+def test_token_clients_can_report(people: People, world: World, client: Any) -> None:
+    response = client.post(
+        "/api/v1/auth/token", {"mobile": "13800000001", "password": "demo-pass-2026", "name": "手机端"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    token = response.json()["token"]
+    bad = client.post("/api/v1/auth/token", {"mobile": "13800000001", "password": "wrong"},
+                      content_type="application/json")
+    assert (bad.status_code, bad.json()["code"]) == (401, "invalid_credentials")
+    response = client.post(
+        "/api/v1/cases",
+        {"category": "0102", "kind": "event", "description": "令牌上报", "lat": IN_GRID[0], "lon": IN_GRID[1]},
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 201
+    assert Case.objects.get().reporter == people.resident
+    wrong = client.get("/api/v1/cases", HTTP_AUTHORIZATION="Bearer nope")
+    assert wrong.status_code == 401
