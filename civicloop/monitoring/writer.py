@@ -1,0 +1,452 @@
+"""The storage side of ingestion: what the HJ 212 listener (or a broker consumer) calls.
+
+Contract (docs/monitoring.md):
+
+* rows are plain frozen dataclasses of ints, strings, floats and aware datetimes, so a durable
+  broker can sit between the listener and this writer later (serialize the rows, call the
+  same functions on the consumer side);
+* every store_* call is one transaction and idempotent: a retransmitted record is a no-op, and
+  a call returns the number of rows it actually wrote;
+* `store_batch` writes a whole batch (frames, readings, statuses, site info, point liveness)
+  in one transaction: acknowledge devices only after it returns.
+
+A device-sent reading replaces a stand-in computed earlier by the rollup (source=computed);
+nothing ever overwrites a device-sent reading.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce, Greatest
+
+from civicloop.lib import clock
+from civicloop.monitoring.models import (
+    FacilityStatus,
+    FacilityStatusKind,
+    FrameVerdict,
+    MonitoringPoint,
+    PointStatus,
+    ProtocolEdition,
+    RawFrame,
+    Reading,
+    ReadingKind,
+    ReadingSource,
+    RejectReason,
+    SiteInfo,
+)
+
+CODE_MAX_LENGTH = 32
+FLAG_MAX_LENGTH = 8
+# Columns of the readings table in the order the writer sends them.
+KEY_COLUMNS = ("point_id", "kind", "code", "data_time")
+VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min", "zs_max")
+DATA_COLUMNS = (*VALUE_COLUMNS, "flag", "eflag", "sample_time", "source")
+READING_COLUMNS = (*KEY_COLUMNS, *DATA_COLUMNS, "received_at")
+_STAGE_TABLE = "monitoring_reading_stage"
+
+
+@dataclass(frozen=True, slots=True)
+class PointAuth:
+    """What the listener needs to accept or reject a device's packet."""
+
+    point_id: int
+    mn: str
+    password: str
+    crc_variant: str
+    status: str
+    protocol_edition: str
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.status == PointStatus.DISABLED
+
+    def password_matches(self, password: str) -> bool:
+        return hmac.compare_digest(self.password.encode(), password.encode())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadingRow:
+    point_id: int
+    kind: int  # ReadingKind: 2011 / 2051 / 2061 / 2031
+    code: str
+    data_time: datetime
+    rtd: float | None = None
+    avg: float | None = None
+    min: float | None = None
+    max: float | None = None
+    cou: float | None = None
+    zs_rtd: float | None = None
+    zs_avg: float | None = None
+    zs_min: float | None = None
+    zs_max: float | None = None
+    flag: str = ""
+    eflag: str = ""
+    sample_time: datetime | None = None
+    source: int = ReadingSource.DEVICE
+    received_at: datetime | None = None  # None: the time of the store call
+
+    def __post_init__(self) -> None:
+        _require_choice("kind", self.kind, ReadingKind.values)
+        _require_choice("source", self.source, ReadingSource.values)
+        _require_text("code", self.code, CODE_MAX_LENGTH)
+        _require_short("flag", self.flag, FLAG_MAX_LENGTH)
+        _require_short("eflag", self.eflag, FLAG_MAX_LENGTH)
+        _require_aware("data_time", self.data_time)
+        _require_aware("sample_time", self.sample_time)
+        _require_aware("received_at", self.received_at)
+        for name in VALUE_COLUMNS:
+            _require_finite(name, getattr(self, name))
+
+    @property
+    def key(self) -> tuple[int, int, str, datetime]:
+        return (self.point_id, self.kind, self.code, self.data_time)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusRow:
+    point_id: int
+    kind: int  # FacilityStatusKind: 2021 (SBxxx-RS) / 2041 (SBxxx-RT)
+    code: str
+    data_time: datetime
+    value: float | None
+    received_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _require_choice("kind", self.kind, FacilityStatusKind.values)
+        _require_text("code", self.code, CODE_MAX_LENGTH)
+        _require_aware("data_time", self.data_time)
+        _require_aware("received_at", self.received_at)
+        _require_finite("value", self.value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteInfoRow:
+    point_id: int
+    data_time: datetime
+    info_id: str
+    value: str
+    pol_id: str = ""
+    received_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _require_text("info_id", self.info_id, CODE_MAX_LENGTH)
+        _require_short("pol_id", self.pol_id, CODE_MAX_LENGTH)
+        _require_aware("data_time", self.data_time)
+        _require_aware("received_at", self.received_at)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawFrameRow:
+    """One packet as received. Over-long peer/MN/detail strings are cut, never refused."""
+
+    received_at: datetime
+    raw: bytes
+    verdict: str  # FrameVerdict
+    peer: str = ""
+    mn: str = ""
+    cn: str = ""
+    reason: str = ""  # RejectReason, empty when accepted
+    crc_variant: str = ""  # the CRC rule that accepted the frame
+    detail: str = ""
+    point_id: int | None = None  # None: quarantined (unknown MN, wrong password)
+
+    def __post_init__(self) -> None:
+        _require_aware("received_at", self.received_at)
+        _require_choice("verdict", self.verdict, FrameVerdict.values)
+        if self.verdict == FrameVerdict.ACCEPTED and (self.reason or self.point_id is None):
+            raise ValueError("an accepted frame needs a point and no reject reason")
+        if self.verdict == FrameVerdict.REJECTED:
+            _require_choice("reason", self.reason, RejectReason.values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteBatch:
+    frames: Sequence[RawFrameRow] = ()
+    readings: Sequence[ReadingRow] = ()
+    statuses: Sequence[StatusRow] = ()
+    site_infos: Sequence[SiteInfoRow] = ()
+    editions: Mapping[int, str] = field(default_factory=dict)  # point_id → ProtocolEdition
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    frames: int
+    readings: int
+    statuses: int
+    site_infos: int
+
+
+def point_lookup(mn: str) -> PointAuth | None:
+    """The credentials of the point with this MN, or None for an unknown MN."""
+    row = (
+        MonitoringPoint.objects.filter(mn=mn)
+        .values_list("pk", "mn", "password", "crc_variant", "status", "protocol_edition")
+        .first()
+    )
+    return PointAuth(*row) if row else None
+
+
+def store_batch(batch: WriteBatch) -> BatchResult:
+    """Everything of one batch in one transaction, plus the points' last_seen/last_data_time."""
+    with transaction.atomic():
+        result = BatchResult(
+            frames=store_raw_frames(batch.frames),
+            readings=store_readings(batch.readings),
+            statuses=store_status(batch.statuses),
+            site_infos=store_site_info(batch.site_infos),
+        )
+        for point_id, edition in sorted(batch.editions.items()):
+            record_protocol_edition(point_id=point_id, edition=edition)
+        mark_points_seen(_seen_in(batch))
+    return result
+
+
+def store_readings(rows: Sequence[ReadingRow]) -> int:
+    """Insert readings; return how many were written (new, or replacing a computed stand-in).
+
+    Within `rows` the first row of a (point, kind, code, data_time) wins. PostgreSQL: COPY into
+    a session temp table, then INSERT … SELECT … ON CONFLICT. SQLite: executemany of the same
+    INSERT … ON CONFLICT (not INSERT OR IGNORE, which would also hide NOT NULL/CHECK errors).
+    """
+    unique = _first_per_key(rows)
+    if not unique:
+        return 0
+    received_at = clock.now()
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            return _copy_readings(cursor, [_reading_values(r, received_at) for r in unique])
+        values = [_adapted(_reading_values(r, received_at)) for r in unique]
+        cursor.executemany(_readings_upsert_sql(source=None), values)
+        return cursor.rowcount
+
+
+def store_status(rows: Sequence[StatusRow]) -> int:
+    """Insert facility status values (CN 2021/2041); return how many were new."""
+    received_at = clock.now()
+    values = [
+        (r.point_id, int(r.kind), r.code, r.data_time, r.value, r.received_at or received_at)
+        for r in rows
+    ]
+    columns = ("point_id", "kind", "code", "data_time", "value", "received_at")
+    return _insert_new(FacilityStatus._meta.db_table, columns, columns[:4], values)
+
+
+def store_site_info(rows: Sequence[SiteInfoRow]) -> int:
+    """Insert site information values (CN 3020); return how many were new."""
+    received_at = clock.now()
+    values = [
+        (r.point_id, r.pol_id, r.info_id, r.data_time, r.value, r.received_at or received_at)
+        for r in rows
+    ]
+    columns = ("point_id", "pol_id", "info_id", "data_time", "value", "received_at")
+    return _insert_new(SiteInfo._meta.db_table, columns, columns[:4], values)
+
+
+def store_raw_frames(frames: Sequence[RawFrameRow]) -> int:
+    objects = [_raw_frame(frame) for frame in frames]
+    with transaction.atomic(savepoint=False):
+        RawFrame.objects.bulk_create(objects, batch_size=500)
+    return len(objects)
+
+
+def record_protocol_edition(*, point_id: int, edition: str) -> bool:
+    """Record the HJ 212 edition detected for a point; True if it changed.
+
+    "unknown" never replaces a known edition.
+    """
+    _require_choice("edition", edition, ProtocolEdition.values)
+    if edition == ProtocolEdition.UNKNOWN:
+        return False
+    points = MonitoringPoint.objects.filter(pk=point_id).exclude(protocol_edition=edition)
+    return points.update(protocol_edition=edition) == 1
+
+
+@dataclass(frozen=True, slots=True)
+class PointSeen:
+    at: datetime
+    data_time: datetime | None = None
+
+
+def mark_points_seen(seen: Mapping[int, PointSeen]) -> None:
+    """Move last_seen_at/last_data_time forward (never back); an offline point is active again."""
+    for point_id, point_seen in sorted(seen.items()):  # one lock order for concurrent writers
+        updates: dict[str, Any] = {
+            "last_seen_at": _later("last_seen_at", point_seen.at),
+            "status": Case(
+                When(status=PointStatus.OFFLINE, then=Value(PointStatus.ACTIVE)),
+                default=F("status"),
+            ),
+        }
+        if point_seen.data_time is not None:
+            updates["last_data_time"] = _later("last_data_time", point_seen.data_time)
+        MonitoringPoint.objects.filter(pk=point_id).update(**updates)
+
+
+def _first_per_key(rows: Sequence[ReadingRow]) -> list[ReadingRow]:
+    unique: dict[tuple[int, int, str, datetime], ReadingRow] = {}
+    for row in rows:
+        unique.setdefault(row.key, row)
+    return list(unique.values())
+
+
+def _reading_values(row: ReadingRow, received_at: datetime) -> tuple[Any, ...]:
+    # Plain ints: choices members are Enums, which psycopg would dump by name.
+    data = [getattr(row, name) for name in DATA_COLUMNS[:-1]]
+    return (
+        row.point_id,
+        int(row.kind),
+        row.code,
+        row.data_time,
+        *data,
+        int(row.source),
+        row.received_at or received_at,
+    )
+
+
+def _copy_readings(cursor: CursorWrapper, values: list[tuple[Any, ...]]) -> int:
+    columns = _column_list(READING_COLUMNS)
+    table = _quote(Reading._meta.db_table)
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE_TABLE} ON COMMIT DELETE ROWS AS "
+        f"SELECT {columns} FROM {table} WITH NO DATA"
+    )
+    with cursor.cursor.copy(f"COPY {_STAGE_TABLE} ({columns}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+    cursor.execute(_readings_upsert_sql(source=_STAGE_TABLE))
+    written: int = cursor.rowcount
+    # The stage empties at commit; empty it now too for a later call in the same transaction.
+    cursor.execute(f"DELETE FROM {_STAGE_TABLE}")
+    return written
+
+
+def _readings_upsert_sql(*, source: str | None) -> str:
+    """INSERT … ON CONFLICT that only ever replaces a computed row, and only if it changed."""
+    table = _quote(Reading._meta.db_table)
+    columns = _column_list(READING_COLUMNS)
+    if source is None:
+        rows = f"VALUES ({', '.join(['%s'] * len(READING_COLUMNS))})"
+    else:
+        rows = f"SELECT {columns} FROM {source} WHERE true"
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    changed = " OR ".join(
+        f"{table}.{_quote(name)} {distinct} excluded.{_quote(name)}" for name in DATA_COLUMNS
+    )
+    assignments = ", ".join(
+        f"{_quote(name)} = excluded.{_quote(name)}" for name in (*DATA_COLUMNS, "received_at")
+    )
+    return (
+        f"INSERT INTO {table} ({columns}) {rows} "
+        f"ON CONFLICT ({_column_list(KEY_COLUMNS)}) DO UPDATE SET {assignments} "
+        f"WHERE {table}.{_quote('source')} = {int(ReadingSource.COMPUTED)} AND ({changed})"
+    )
+
+
+def _insert_new(
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+) -> int:
+    if not values:
+        return 0
+    sql = (
+        f"INSERT INTO {_quote(table)} ({_column_list(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({_column_list(key)}) DO NOTHING"
+    )
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(sql, [_adapted(row) for row in values])
+        return cursor.rowcount
+
+
+def _adapted(values: Iterable[Any]) -> tuple[Any, ...]:
+    """Datetimes as the backend stores them (SQLite: naive UTC text); the rest unchanged."""
+    ops = connection.ops
+    return tuple(
+        ops.adapt_datetimefield_value(value) if isinstance(value, datetime) else value
+        for value in values
+    )
+
+
+def _raw_frame(frame: RawFrameRow) -> RawFrame:
+    return RawFrame(
+        received_at=frame.received_at,
+        peer=frame.peer[:64],
+        mn=frame.mn[:64],
+        cn=frame.cn[:8],
+        verdict=frame.verdict,
+        reason=frame.reason,
+        crc_variant=frame.crc_variant,
+        detail=frame.detail[:200],
+        raw=frame.raw,
+        point_id=frame.point_id,
+    )
+
+
+def _seen_in(batch: WriteBatch) -> dict[int, PointSeen]:
+    seen_at: dict[int, datetime] = {}
+    for frame in batch.frames:
+        if frame.verdict == FrameVerdict.ACCEPTED and frame.point_id is not None:
+            _keep_latest(seen_at, frame.point_id, frame.received_at)
+    data_time: dict[int, datetime] = {}
+    for row in batch.readings:
+        if row.source == ReadingSource.DEVICE:
+            _keep_latest(data_time, row.point_id, row.data_time)
+    now = clock.now()
+    return {
+        point_id: PointSeen(at=seen_at.get(point_id, now), data_time=data_time.get(point_id))
+        for point_id in seen_at.keys() | data_time.keys()
+    }
+
+
+def _keep_latest(latest: dict[int, datetime], point_id: int, at: datetime) -> None:
+    if point_id not in latest or at > latest[point_id]:
+        latest[point_id] = at
+
+
+def _later(field_name: str, value: datetime) -> Greatest:
+    return Greatest(Coalesce(field_name, Value(value)), Value(value))
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _column_list(names: Iterable[str]) -> str:
+    return ", ".join(_quote(name) for name in names)
+
+
+def _require_choice(name: str, value: object, allowed: Iterable[object]) -> None:
+    if value not in list(allowed):
+        raise ValueError(f"{name}={value!r} is not one of the allowed values")
+
+
+def _require_text(name: str, value: str, max_length: int) -> None:
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    _require_short(name, value, max_length)
+
+
+def _require_short(name: str, value: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise ValueError(f"{name}={value!r} is longer than {max_length} characters")
+
+
+def _require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} must be an aware datetime")
+
+
+def _require_finite(name: str, value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{name}={value!r} is not a finite number")
