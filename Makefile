@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/civicloop demo --host $(HOST) --port $(PORT)
+	DEBUG=1 $(BIN)/civicloop demo --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

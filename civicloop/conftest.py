@@ -74,28 +74,73 @@ def _media(settings: Any, tmp_path: Path) -> None:
     }
 
 
-def _region(code: str, name: str, level: Level, kind: Kind, parent: Region | None, **kw: Any) -> Region:
+def _region(
+    code: str, name: str, level: Level, kind: Kind, parent: Region | None, **kw: Any
+) -> Region:
     return region_create(code=code, name=name, level=level, kind=kind, parent=parent, **kw)
 
 
 @pytest.fixture
 def world(db: None) -> World:
-    city = _region("330782000000", "义乌市", Level.CITY, Kind.CITY, None,
-                   boundary=square(29.30, 120.07, 0.05))
-    town = _region("330782001000", "稠城街道", Level.TOWN, Kind.STREET, city,
-                   boundary=square(29.30, 120.07, 0.02))
-    village = _region("330782001001", "孝子祠社区", Level.VILLAGE, Kind.COMMUNITY, town,
-                      boundary=square(29.30, 120.07, 0.02))
-    grid = _region("330782001001001", "孝子祠社区第一网格", Level.GRID, Kind.GRID, village,
-                   boundary=square(29.30, 120.07))
-    grid2 = _region("330782001001002", "孝子祠社区第二网格", Level.GRID, Kind.GRID, village,
-                    boundary=square(29.30, 120.08))
-    other_town = _region("330782002000", "北苑街道", Level.TOWN, Kind.STREET, city,
-                         boundary=square(29.34, 120.07, 0.01))
-    other_village = _region("330782002001", "银苑社区", Level.VILLAGE, Kind.COMMUNITY,
-                            other_town, boundary=square(29.34, 120.07, 0.01))
-    other_grid = _region("330782002001001", "银苑社区第一网格", Level.GRID, Kind.GRID,
-                         other_village, boundary=square(29.34, 120.07))
+    city = _region(
+        "330782000000", "义乌市", Level.CITY, Kind.CITY, None, boundary=square(29.30, 120.07, 0.05)
+    )
+    town = _region(
+        "330782001000",
+        "稠城街道",
+        Level.TOWN,
+        Kind.STREET,
+        city,
+        boundary=square(29.30, 120.07, 0.02),
+    )
+    village = _region(
+        "330782001001",
+        "孝子祠社区",
+        Level.VILLAGE,
+        Kind.COMMUNITY,
+        town,
+        boundary=square(29.30, 120.07, 0.02),
+    )
+    grid = _region(
+        "330782001001001",
+        "孝子祠社区第一网格",
+        Level.GRID,
+        Kind.GRID,
+        village,
+        boundary=square(29.30, 120.07),
+    )
+    grid2 = _region(
+        "330782001001002",
+        "孝子祠社区第二网格",
+        Level.GRID,
+        Kind.GRID,
+        village,
+        boundary=square(29.30, 120.08),
+    )
+    other_town = _region(
+        "330782002000",
+        "北苑街道",
+        Level.TOWN,
+        Kind.STREET,
+        city,
+        boundary=square(29.34, 120.07, 0.01),
+    )
+    other_village = _region(
+        "330782002001",
+        "银苑社区",
+        Level.VILLAGE,
+        Kind.COMMUNITY,
+        other_town,
+        boundary=square(29.34, 120.07, 0.01),
+    )
+    other_grid = _region(
+        "330782002001001",
+        "银苑社区第一网格",
+        Level.GRID,
+        Kind.GRID,
+        other_village,
+        boundary=square(29.34, 120.07),
+    )
 
     def org(code: str, name: str, kind: OrgKind, region: Region) -> Organisation:
         return Organisation.objects.create(code=code, name=name, kind=kind, region=region)
@@ -134,8 +179,13 @@ class People:
 
 @pytest.fixture
 def people(world: World) -> People:
-    def person(mobile: str, name: str, role: Role | None, region: Region | None = None,
-               org: Organisation | None = None) -> User:
+    def person(
+        mobile: str,
+        name: str,
+        role: Role | None,
+        region: Region | None = None,
+        org: Organisation | None = None,
+    ) -> User:
         user = user_create(mobile=mobile, name=name, password="demo-pass-2026")
         if role is not None and region is not None:
             membership_grant(user=user, role=role, region=region, organisation=org)
@@ -153,8 +203,9 @@ def people(world: World) -> People:
         handler=person("13800000008", "赵磊", Role.UNIT_HANDLER, w.town, w.sanitation),
         parks_handler=person("13800000009", "孙丽", Role.UNIT_HANDLER, w.town, w.parks),
         other_clerk=person("13800000010", "吴军", Role.INTAKE_CLERK, w.other_town, w.other_centre),
-        other_handler=person("13800000011", "郑涛", Role.UNIT_HANDLER, w.other_town,
-                             w.other_sanitation),
+        other_handler=person(
+            "13800000011", "郑涛", Role.UNIT_HANDLER, w.other_town, w.other_sanitation
+        ),
         stranger=person("13800000012", "钱多多", None),
     )
 

@@ -15,19 +15,24 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("CIVICLOOP_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("CIVICLOOP_VAR_DIR") or BASE_DIR / "var")
+
+
+def env(name: str, default: str) -> str:
+    """NAME from the environment; empty counts as unset (as in .env.example)."""
+    return os.environ.get(name) or default
 
 
 def envbool(name: str, default: str) -> bool:
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+    return env(name, default).strip().lower() in ("1", "true", "yes", "on")
 
 
 def envint(name: str, default: str) -> int:
-    return int(os.environ.get(name, default))
+    return int(env(name, default))
 
 
 def envlist(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 def envsecret(name: str) -> str | None:
@@ -69,7 +74,7 @@ ALLOWED_HOSTS = envlist(
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required in production")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -84,6 +89,7 @@ INSTALLED_APPS = [
     "civicloop.cases",
     "civicloop.monitoring",
     "civicloop.ingest",
+    "civicloop.demo",
 ]
 
 MIDDLEWARE = [
@@ -150,11 +156,11 @@ USE_TZ = True
 TIME_ZONE = "Asia/Shanghai"
 
 STATIC_URL = "/static/"
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
 # Original photos (with EXIF) are evidence: kept outside MEDIA_ROOT, served only through checks.
-PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", VAR_DIR / "private"))
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT") or VAR_DIR / "private")
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -170,14 +176,16 @@ PHOTO_MAX_BYTES = envint("PHOTO_MAX_BYTES", str(10 * 1024 * 1024))
 PHOTO_MAX_COUNT = envint("PHOTO_MAX_COUNT", "9")
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", str(60 * 1024 * 1024))
 
-CASE_NUMBER_PREFIX = os.environ.get("CASE_NUMBER_PREFIX", "YW")
+MONITORING_RAW_RETENTION_DAYS = envint("MONITORING_RAW_RETENTION_DAYS", "90")
+
+CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", "YW")
 # How long a reporter (or the centre) may reopen a closed case, and the centre reinstate a
 # rejected report, in days.
 CASE_REOPEN_DAYS = envint("CASE_REOPEN_DAYS", "7")
 CASE_REINSTATE_DAYS = envint("CASE_REINSTATE_DAYS", "7")
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "civicloop@localhost")
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "civicloop@localhost")
 
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", str(PRODUCTION))
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", str(PRODUCTION))
@@ -197,7 +205,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
 
 try:

@@ -3,7 +3,6 @@
 No `from __future__ import annotations` here: ninja reads the parameter annotations at runtime.
 """
 
-
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -285,9 +284,7 @@ def photo_original(request: HttpRequest, number: str, photo_id: int) -> FileResp
     photo = case.photos.filter(pk=photo_id).first()
     if photo is None or not selectors.is_staff_viewer(user, case):
         raise errors.not_found()
-    return FileResponse(
-        storages["private"].open(photo.original), content_type=photo.content_type
-    )
+    return FileResponse(storages["private"].open(photo.original), content_type=photo.content_type)
 
 
 # ---------------------------------------------------------------- intake

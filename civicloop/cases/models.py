@@ -62,7 +62,7 @@ class Category(models.Model):
         ]
 
     def __str__(self) -> str:
-        if self.parent_id is None:
+        if self.parent is None:
             return f"{self.get_kind_display()}/{self.name}"
         return f"{self.get_kind_display()}/{self.parent.name}/{self.name}"
 

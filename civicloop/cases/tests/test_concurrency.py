@@ -9,7 +9,7 @@ import pytest
 from django.db import close_old_connections, connection
 
 from civicloop.cases import services
-from civicloop.cases.models import Case, CaseEvent, EventType, State
+from civicloop.cases.models import Case, CaseEvent, EventType, ReturnReason, State
 from civicloop.cases.tests.journeys import case_in
 from civicloop.conftest import People, World
 from civicloop.lib.errors import DomainError
@@ -47,14 +47,19 @@ def test_claim_and_return_at_once_one_wins(people: People, world: World) -> None
     case = case_in(State.DISPATCHED, people, world)
     claim = lambda: services.case_claim(case=Case.objects.get(pk=case.pk), by=people.handler)  # noqa: E731
     ret = lambda: services.case_return(  # noqa: E731
-        case=Case.objects.get(pk=case.pk), by=people.handler, reason="other", note="并发退回"
+        case=Case.objects.get(pk=case.pk), by=people.handler, reason=ReturnReason.OTHER, note="并发退回"
     )
     outcome = _race(claim, ret)
     assert outcome[1] == "ok"
     assert outcome[0] in ("case_conflict", "invalid_transition")
     case.refresh_from_db()
     assert case.state in (State.ACCEPTED, State.RETURNED)
-    assert CaseEvent.objects.filter(case=case, type__in=[EventType.CLAIMED, EventType.RETURNED]).count() == 1
+    assert (
+        CaseEvent.objects.filter(
+            case=case, type__in=[EventType.CLAIMED, EventType.RETURNED]
+        ).count()
+        == 1
+    )
     assert list(CaseEvent.objects.filter(case=case).values_list("seq", flat=True)) == [1, 2, 3, 4]
 
 
@@ -64,10 +69,12 @@ def test_many_dispatchers_one_dispatch(people: People, world: World) -> None:
         pytest.skip("real concurrent transactions need PostgreSQL")
     case = case_in(State.FILED, people, world)
     loaded = [Case.objects.get(pk=case.pk) for _ in range(6)]
-    outcome = _race(*[
-        (lambda c=c: services.case_dispatch(case=c, to=world.sanitation, by=people.dispatcher))
-        for c in loaded
-    ])
+    outcome = _race(
+        *[
+            (lambda c=c: services.case_dispatch(case=c, to=world.sanitation, by=people.dispatcher))
+            for c in loaded
+        ]
+    )
     assert outcome == ["case_conflict"] * 5 + ["ok"]
     case.refresh_from_db()
     assert (case.state, case.dispatch_count) == (State.DISPATCHED, 1)

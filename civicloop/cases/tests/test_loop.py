@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from civicloop.cases.models import Case, CaseEvent, EventType, Photo, PhotoKind, State
-from civicloop.conftest import IN_GRID, People, World, photo_file, jpeg
+from civicloop.conftest import IN_GRID, People, World, jpeg, photo_file
 
 pytestmark = pytest.mark.usefixtures("categories")
 
@@ -48,12 +48,16 @@ def test_resident_report_to_close_and_reopen(people: People, world: World, clien
     dispatcher = client_for(people.dispatcher)
     body = _json(dispatcher, f"{url}/dispatch", {"to": "ccjd-hw"}).json()
     assert (body["state"], body["assigned_org"], body["dispatch_count"]) == (
-        "dispatched", "ccjd-hw", 1,
+        "dispatched",
+        "ccjd-hw",
+        1,
     )
 
     handler = client_for(people.handler)
     assert _json(handler, f"{url}/claim", {}).json()["state"] == "accepted"
-    body = handler.post(f"{url}/submit", {"note": "已清运", "photos": [photo_file("after.jpg", jpeg((1, 2, 3)))]}).json()
+    body = handler.post(
+        f"{url}/submit", {"note": "已清运", "photos": [photo_file("after.jpg", jpeg((1, 2, 3)))]}
+    ).json()
     assert body["state"] == "submitted"
 
     shift_lead = client_for(people.shift_lead)
@@ -62,7 +66,10 @@ def test_resident_report_to_close_and_reopen(people: People, world: World, clien
     assert early.json()["code"] == "verification_required"
 
     verifier = client_for(people.verifier)
-    assert verifier.post(f"{url}/check", {"passed": "true", "note": "现场已清理干净"}).status_code == 200
+    assert (
+        verifier.post(f"{url}/check", {"passed": "true", "note": "现场已清理干净"}).status_code
+        == 200
+    )
     body = _json(shift_lead, f"{url}/close", {"reason": "fixed"}).json()
     assert (body["state"], body["closure_reason"]) == ("closed", "fixed")
     assert body["closed_at"] is not None
@@ -70,7 +77,13 @@ def test_resident_report_to_close_and_reopen(people: People, world: World, clien
     # The resident sees the public timeline, in order, and reopens within the window.
     seen = resident.get(url).json()
     assert [e["type"] for e in seen["timeline"]] == [
-        "reported", "filed", "dispatched", "claimed", "submitted", "check_passed", "closed",
+        "reported",
+        "filed",
+        "dispatched",
+        "claimed",
+        "submitted",
+        "check_passed",
+        "closed",
     ]
     assert "reopen" in seen["actions"]
     assert sorted(p["kind"] for p in seen["photos"]) == ["after", "before"]
@@ -82,15 +95,26 @@ def test_resident_report_to_close_and_reopen(people: People, world: World, clien
     closed = CaseEvent.objects.get(case=case, type=EventType.CLOSED)
     submitted = CaseEvent.objects.get(case=case, type=EventType.SUBMITTED)
     assert Photo.objects.filter(event=submitted, kind=PhotoKind.AFTER).count() == 1
-    assert CaseEvent.objects.filter(case=case, type=EventType.CHECK_PASSED, seq__lt=closed.seq).count() == 1
-    assert list(CaseEvent.objects.filter(case=case).values_list("seq", flat=True)) == list(range(1, 9))
+    assert (
+        CaseEvent.objects.filter(case=case, type=EventType.CHECK_PASSED, seq__lt=closed.seq).count()
+        == 1
+    )
+    assert list(CaseEvent.objects.filter(case=case).values_list("seq", flat=True)) == list(
+        range(1, 9)
+    )
 
 
 def test_return_and_redispatch_then_rework(people: People, world: World, client_for: Any) -> None:
     resident = client_for(people.resident)
     number = resident.post(
         "/api/v1/cases",
-        {"category": "0406", "kind": "component", "description": "公园护栏断裂", "lat": IN_GRID[0], "lon": IN_GRID[1]},
+        {
+            "category": "0406",
+            "kind": "component",
+            "description": "公园护栏断裂",
+            "lat": IN_GRID[0],
+            "lon": IN_GRID[1],
+        },
     ).json()["number"]
     url = f"/api/v1/cases/{number}"
     _json(client_for(people.clerk), f"{url}/file", {})
@@ -102,11 +126,17 @@ def test_return_and_redispatch_then_rework(people: People, world: World, client_
     assert no_reason.status_code == 422
     assert no_reason.json()["code"] == "reason_required"
     assert Case.objects.get(number=number).state == State.DISPATCHED
-    body = _json(handler, f"{url}/return", {"reason": "not_our_duty", "note": "护栏归园林所管养"}).json()
+    body = _json(
+        handler, f"{url}/return", {"reason": "not_our_duty", "note": "护栏归园林所管养"}
+    ).json()
     assert (body["state"], body["assigned_org"], body["return_count"]) == ("returned", None, 1)
 
     body = _json(dispatcher, f"{url}/dispatch", {"to": "ccjd-yl"}).json()
-    assert (body["state"], body["assigned_org"], body["dispatch_count"]) == ("dispatched", "ccjd-yl", 2)
+    assert (body["state"], body["assigned_org"], body["dispatch_count"]) == (
+        "dispatched",
+        "ccjd-yl",
+        2,
+    )
 
     parks = client_for(people.parks_handler)
     _json(parks, f"{url}/claim", {})
@@ -118,7 +148,9 @@ def test_return_and_redispatch_then_rework(people: People, world: World, client_
     verifier = client_for(people.verifier)
     failed = verifier.post(f"{url}/check", {"passed": "false", "note": "焊接不牢"}).json()
     assert (failed["state"], failed["rework_count"]) == ("rework", 1)
-    parks.post(f"{url}/submit", {"note": "重新焊接", "photos": [photo_file("again.jpg", jpeg((9, 9, 9)))]})
+    parks.post(
+        f"{url}/submit", {"note": "重新焊接", "photos": [photo_file("again.jpg", jpeg((9, 9, 9)))]}
+    )
     verifier.post(f"{url}/check", {"passed": "true"})
     body = _json(client_for(people.shift_lead), f"{url}/close", {}).json()
     assert (body["state"], body["rework_count"], body["return_count"]) == ("closed", 1, 1)
@@ -140,27 +172,46 @@ def test_grid_worker_resolves_on_the_spot(people: People, world: World, client_f
     )
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert (body["state"], body["source"], body["resolved_on_spot"]) == ("closed", "grid_worker", True)
+    assert (body["state"], body["source"], body["resolved_on_spot"]) == (
+        "closed",
+        "grid_worker",
+        True,
+    )
     assert [e["type"] for e in body["timeline"]] == [
-        "reported", "filed", "submitted", "check_passed", "closed",
+        "reported",
+        "filed",
+        "submitted",
+        "check_passed",
+        "closed",
     ]
     assert sorted(p["kind"] for p in body["photos"]) == ["after", "before"]
 
 
-def test_on_the_spot_outside_own_grid_is_refused(people: People, world: World, client_for: Any) -> None:
+def test_on_the_spot_outside_own_grid_is_refused(
+    people: People, world: World, client_for: Any
+) -> None:
     from civicloop.conftest import IN_GRID2
 
     worker = client_for(people.grid_worker)
     response = worker.post(
         "/api/v1/cases/on-spot",
-        {"category": "0102", "kind": "event", "description": "别的网格", "lat": IN_GRID2[0], "lon": IN_GRID2[1],
-         "before": [photo_file()], "after": [photo_file("a.jpg", jpeg((5, 5, 5)))]},
+        {
+            "category": "0102",
+            "kind": "event",
+            "description": "别的网格",
+            "lat": IN_GRID2[0],
+            "lon": IN_GRID2[1],
+            "before": [photo_file()],
+            "after": [photo_file("a.jpg", jpeg((5, 5, 5)))],
+        },
     )
     assert response.status_code == 403
     assert Case.objects.count() == 0
 
 
-def test_extension_approval_moves_the_deadline(people: People, world: World, client_for: Any) -> None:
+def test_extension_approval_moves_the_deadline(
+    people: People, world: World, client_for: Any
+) -> None:
     from civicloop.cases.tests.journeys import case_in
 
     case = case_in(State.ACCEPTED, people, world)
@@ -182,7 +233,9 @@ def test_extension_approval_moves_the_deadline(people: People, world: World, cli
     assert case.due_at == later
 
 
-def test_merge_points_the_duplicate_at_its_parent(people: People, world: World, client_for: Any) -> None:
+def test_merge_points_the_duplicate_at_its_parent(
+    people: People, world: World, client_for: Any
+) -> None:
     from civicloop.cases.tests.journeys import reported
 
     first, second = reported(people), reported(people)

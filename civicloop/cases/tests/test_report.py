@@ -46,8 +46,13 @@ def test_case_numbers_follow_the_local_day(people: People, world: World, client_
     assert (first, second) == ("YW202611260001", "YW202611260002")
 
 
-def test_photos_are_kept_as_evidence_and_published_stripped(people: People, world: World, client_for: Any) -> None:
-    response = _report(client_for(people.resident), photos=[photo_file("a.jpg"), photo_file("b.jpg", jpeg((1, 1, 1)))])
+def test_photos_are_kept_as_evidence_and_published_stripped(
+    people: People, world: World, client_for: Any
+) -> None:
+    response = _report(
+        client_for(people.resident),
+        photos=[photo_file("a.jpg"), photo_file("b.jpg", jpeg((1, 1, 1)))],
+    )
     assert response.status_code == 201
     photos = list(Photo.objects.order_by("id"))
     assert [(p.kind, p.content_type, p.width, p.height) for p in photos] == [
@@ -72,8 +77,13 @@ def test_photos_are_kept_as_evidence_and_published_stripped(people: People, worl
     ],
 )
 def test_bad_reports_are_refused(
-    overrides: dict[str, Any], status: int, code: str, people: People, world: World,
-    client_for: Any, tmp_path: Path,
+    overrides: dict[str, Any],
+    status: int,
+    code: str,
+    people: People,
+    world: World,
+    client_for: Any,
+    tmp_path: Path,
 ) -> None:
     response = _report(client_for(people.resident), **overrides)
     assert response.status_code == status, response.json()
@@ -82,7 +92,9 @@ def test_bad_reports_are_refused(
     _nothing_written(tmp_path)
 
 
-def test_a_pdf_named_jpg_is_unsupported(people: People, world: World, client_for: Any, tmp_path: Path) -> None:
+def test_a_pdf_named_jpg_is_unsupported(
+    people: People, world: World, client_for: Any, tmp_path: Path
+) -> None:
     fake = SimpleUploadedFile("photo.jpg", b"%PDF-1.4 not a photo", "image/jpeg")
     response = _report(client_for(people.resident), photos=[photo_file(), fake])
     assert response.status_code == 415
@@ -91,7 +103,9 @@ def test_a_pdf_named_jpg_is_unsupported(people: People, world: World, client_for
     _nothing_written(tmp_path)
 
 
-def test_too_large_photo_is_413(people: People, world: World, client_for: Any, settings: Any, tmp_path: Path) -> None:
+def test_too_large_photo_is_413(
+    people: People, world: World, client_for: Any, settings: Any, tmp_path: Path
+) -> None:
     settings.PHOTO_MAX_BYTES = 500
     response = _report(client_for(people.resident), photos=[photo_file()])
     assert response.status_code == 413
@@ -99,7 +113,9 @@ def test_too_large_photo_is_413(people: People, world: World, client_for: Any, s
     _nothing_written(tmp_path)
 
 
-def test_too_many_photos(people: People, world: World, client_for: Any, settings: Any, tmp_path: Path) -> None:
+def test_too_many_photos(
+    people: People, world: World, client_for: Any, settings: Any, tmp_path: Path
+) -> None:
     settings.PHOTO_MAX_COUNT = 2
     photos = [photo_file(f"{i}.jpg", jpeg((i, i, i))) for i in range(3)]
     response = _report(client_for(people.resident), photos=photos)
@@ -108,9 +124,14 @@ def test_too_many_photos(people: People, world: World, client_for: Any, settings
     _nothing_written(tmp_path)
 
 
-def test_hotline_cases_are_registered_by_the_centre(people: People, world: World, client_for: Any) -> None:
+def test_hotline_cases_are_registered_by_the_centre(
+    people: People, world: World, client_for: Any
+) -> None:
     response = _report(
-        client_for(people.clerk), source="hotline_12345", reporter_name="匿名来电", reporter_phone="0579-85551234",
+        client_for(people.clerk),
+        source="hotline_12345",
+        reporter_name="匿名来电",
+        reporter_phone="0579-85551234",
     )
     assert response.status_code == 201
     body = response.json()
@@ -125,37 +146,57 @@ def test_source_follows_the_reporters_role(people: People, world: World, client_
     assert sources == ["resident", "volunteer", "grid_worker"]
 
 
-def test_case_in_another_town_is_placed_there(people: People, world: World, client_for: Any) -> None:
+def test_case_in_another_town_is_placed_there(
+    people: People, world: World, client_for: Any
+) -> None:
     body = _report(client_for(people.resident), lat=IN_OTHER_TOWN[0], lon=IN_OTHER_TOWN[1]).json()
     assert body["town"]["name"] == "北苑街道"
     assert body["grid"]["name"] == "银苑社区第一网格"
 
 
-def test_filing_sets_the_deadline_from_the_category(people: People, world: World, client_for: Any) -> None:
+def test_filing_sets_the_deadline_from_the_category(
+    people: People, world: World, client_for: Any
+) -> None:
     import datetime as dt
 
     at = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.UTC)
     with clock.frozen(at):
         number = _report(client_for(people.resident)).json()["number"]
-        body = client_for(people.clerk).post(
-            f"/api/v1/cases/{number}/file", {"urgency": "urgent"}, content_type="application/json"
-        ).json()
+        body = (
+            client_for(people.clerk)
+            .post(
+                f"/api/v1/cases/{number}/file",
+                {"urgency": "urgent"},
+                content_type="application/json",
+            )
+            .json()
+        )
     assert body["due_at"] == "2026-11-26T03:00:00Z"
 
 
 def test_token_clients_can_report(people: People, world: World, client: Any) -> None:
     response = client.post(
-        "/api/v1/auth/token", {"mobile": "13800000001", "password": "demo-pass-2026", "name": "手机端"},
+        "/api/v1/auth/token",
+        {"mobile": "13800000001", "password": "demo-pass-2026", "name": "手机端"},
         content_type="application/json",
     )
     assert response.status_code == 201
     token = response.json()["token"]
-    bad = client.post("/api/v1/auth/token", {"mobile": "13800000001", "password": "wrong"},
-                      content_type="application/json")
+    bad = client.post(
+        "/api/v1/auth/token",
+        {"mobile": "13800000001", "password": "wrong"},
+        content_type="application/json",
+    )
     assert (bad.status_code, bad.json()["code"]) == (401, "invalid_credentials")
     response = client.post(
         "/api/v1/cases",
-        {"category": "0102", "kind": "event", "description": "令牌上报", "lat": IN_GRID[0], "lon": IN_GRID[1]},
+        {
+            "category": "0102",
+            "kind": "event",
+            "description": "令牌上报",
+            "lat": IN_GRID[0],
+            "lon": IN_GRID[1],
+        },
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert response.status_code == 201

@@ -29,7 +29,12 @@ CASES = [
 
 @pytest.mark.parametrize(("state", "path", "persona", "payload"), CASES)
 def test_wrong_role_is_forbidden(
-    state: State, path: str, persona: str, payload: dict[str, Any], people: People, world: World,
+    state: State,
+    path: str,
+    persona: str,
+    payload: dict[str, Any],
+    people: People,
+    world: World,
     client_for: Any,
 ) -> None:
     case = case_in(state, people, world)
@@ -41,11 +46,14 @@ def test_wrong_role_is_forbidden(
     assert response.json()["code"] == "role_not_allowed"
     after = Case.objects.get(pk=case.pk)
     assert (after.state, after.version, CaseEvent.objects.filter(case=case).count()) == (
-        state, *before,
+        state,
+        *before,
     )
 
 
-def test_dispatch_to_another_towns_unit_is_refused(people: People, world: World, client_for: Any) -> None:
+def test_dispatch_to_another_towns_unit_is_refused(
+    people: People, world: World, client_for: Any
+) -> None:
     case = case_in(State.FILED, people, world)
     response = client_for(people.dispatcher).post(
         f"/api/v1/cases/{case.number}/dispatch", {"to": "byjd-hw"}, content_type="application/json"
@@ -58,7 +66,8 @@ def test_dispatch_to_another_towns_unit_is_refused(people: People, world: World,
 def test_stale_version_is_a_conflict(people: People, world: World, client_for: Any) -> None:
     case = case_in(State.REPORTED, people, world)
     response = client_for(people.clerk).post(
-        f"/api/v1/cases/{case.number}/file", {"version": case.version - 1 or 99},
+        f"/api/v1/cases/{case.number}/file",
+        {"version": case.version - 1 or 99},
         content_type="application/json",
     )
     assert response.status_code == 409

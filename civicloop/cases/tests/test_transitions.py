@@ -32,10 +32,20 @@ SPECS: dict[str, tuple[str, str, dict[str, Any], bool]] = {
     "claim": ("claim", "handler", {}, False),
     "request_extension": ("request-extension", "handler", {"note": "需调派车辆"}, False),
     "approve_extension": ("decide-extension", "dispatcher", {"approve": True}, False),
-    "deny_extension": ("decide-extension", "dispatcher", {"approve": False, "note": "时限充足"}, False),
+    "deny_extension": (
+        "decide-extension",
+        "dispatcher",
+        {"approve": False, "note": "时限充足"},
+        False,
+    ),
     "request_suspension": ("request-suspension", "handler", {"note": "等待产权确认"}, False),
     "approve_suspension": ("decide-suspension", "dispatcher", {"approve": True}, False),
-    "deny_suspension": ("decide-suspension", "dispatcher", {"approve": False, "note": "不符合缓办条件"}, False),
+    "deny_suspension": (
+        "decide-suspension",
+        "dispatcher",
+        {"approve": False, "note": "不符合缓办条件"},
+        False,
+    ),
     "resume": ("resume", "dispatcher", {}, False),
     "submit": ("submit", "handler", {"note": "已清理"}, True),
     "check_pass": ("check", "verifier", {"passed": "true"}, True),
@@ -66,7 +76,12 @@ def _post(client: Any, case: Case, name: str, people: People) -> Any:
 
 def _snapshot(case: Case) -> tuple[Any, ...]:
     fresh = Case.objects.get(pk=case.pk)
-    return (fresh.state, fresh.version, fresh.assigned_org_id, CaseEvent.objects.filter(case=case).count())
+    return (
+        fresh.state,
+        fresh.version,
+        fresh.assigned_org_id,
+        CaseEvent.objects.filter(case=case).count(),
+    )
 
 
 ALL_STATES = list(State)
@@ -74,7 +89,9 @@ ALL_STATES = list(State)
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 @pytest.mark.parametrize("state", ALL_STATES, ids=[s.value for s in ALL_STATES])
-def test_action_from_state(name: str, state: State, people: People, world: World, client_for: Any) -> None:
+def test_action_from_state(
+    name: str, state: State, people: People, world: World, client_for: Any
+) -> None:
     action = ACTIONS[name]
     case = case_in(state, people, world)
     if name == "close" and state == State.SUBMITTED:
