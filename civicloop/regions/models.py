@@ -38,6 +38,10 @@ class RegionQuerySet(models.QuerySet["Region"]):
     def at_level(self, level: str) -> RegionQuerySet:
         return self.filter(level=level)
 
+    def ancestors_of(self, region: Region) -> RegionQuerySet:
+        """The regions above `region`, city first: one query on the unique code index."""
+        return self.filter(code__in=region.ancestor_codes()[:-1]).order_by("path")
+
 
 class Region(models.Model):
     """A node of city → town/street → village/community → grid → unit.
@@ -65,6 +69,8 @@ class Region(models.Model):
     boundary = models.JSONField(_("边界"), null=True, blank=True)
     centre_lat = models.FloatField(_("中心纬度"), null=True, blank=True)
     centre_lon = models.FloatField(_("中心经度"), null=True, blank=True)
+    # Part of the grid index fingerprint (lookup.py): services always save(), so it moves.
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = RegionQuerySet.as_manager()
 
@@ -72,7 +78,10 @@ class Region(models.Model):
         verbose_name = _("区域")
         verbose_name_plural = _("区域")
         ordering = ["path"]
-        indexes = [models.Index(fields=["level", "path"])]
+        indexes = [
+            models.Index(fields=["level", "path"]),
+            models.Index(fields=["level", "updated_at"], name="regions_level_updated_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

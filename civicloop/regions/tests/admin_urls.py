@@ -1,0 +1,8 @@
+"""Only the admin: keeps the regions admin tests independent of the other apps' URLs."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [path("admin/", admin.site.urls)]
