@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VENDOR := civicloop/web/static/vendor/VERSIONS.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint typecheck pytest lock bench clean
+.PHONY: install messages static demo test lint typecheck pytest lock bench clean
 
 install: $(STAMP)
 
@@ -16,7 +17,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-demo: install
+# English translations (Chinese is the source language); msgfmt comes from Debian's gettext.
+messages: install
+	command -v msgfmt >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext)
+	cd civicloop && ../$(BIN)/civicloop compilemessages --verbosity 0
+
+# Front-end libraries (htmx, Leaflet, ECharts) from the npm lock file, copied into static files
+# (no CDN), and Debian's Chromium for the browser tests (never a downloaded browser).
+static: $(VENDOR)
+	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+$(VENDOR): package.json package-lock.json scripts/build-static.mjs
+	npm ci --no-audit --no-fund --loglevel=error
+	node scripts/build-static.mjs
+
+demo: install messages static
 	DEBUG=1 $(BIN)/civicloop demo --host $(HOST) --port $(PORT)
 
 lint: install
@@ -26,8 +41,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy civicloop
 
-pytest: install
-	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+# Browser tests drive Playwright's sync API, which keeps an event loop in its process; the
+# asyncio ingest tests need their own loop, so the two kinds run in separate processes.
+pytest: install messages static
+	$(BIN)/pytest -p no:cacheprovider -n 2 -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider -m browser $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

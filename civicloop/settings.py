@@ -6,6 +6,7 @@ clone runs with no configuration; set DATABASE_URL for PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -84,12 +85,17 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "django_htmx",
+    "template_partials",
     "civicloop.regions",
     "civicloop.accounts",
     "civicloop.cases",
+    "civicloop.notifications",
     "civicloop.monitoring",
     "civicloop.ingest",
+    "civicloop.environment",
     "civicloop.demo",
+    "civicloop.web",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "civicloop.urls"
@@ -145,12 +152,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
 
 # Language and time: Chinese first, English second; UTC in storage, Asia/Shanghai on screen.
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "civicloop" / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "Asia/Shanghai"
@@ -184,6 +192,11 @@ CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", "YW")
 CASE_REOPEN_DAYS = envint("CASE_REOPEN_DAYS", "7")
 CASE_REINSTATE_DAYS = envint("CASE_REINSTATE_DAYS", "7")
 
+# Map tiles for the web pages (天地图, 高德 or OSM URL template with {z}/{x}/{y}, {s} optional).
+# Empty: no tiles, the maps draw region boundaries on a plain grid (closed networks).
+MAP_TILE_URL = env("MAP_TILE_URL", "")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", "")
+
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "civicloop@localhost")
 
@@ -208,7 +221,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
 
-try:
+# An optional, git-ignored override file for one machine.
+with contextlib.suppress(ImportError):
     from civicloop.local_settings import *  # noqa: F403
-except ImportError:
-    pass

@@ -8,6 +8,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("env/", include("civicloop.environment.urls")),
+    path("", include("civicloop.web.urls")),
 ]
 
 if settings.DEBUG:

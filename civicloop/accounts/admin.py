@@ -44,7 +44,9 @@ class UserAdmin(BaseUserAdmin):
         (_("权限"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
         (_("时间"), {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("mobile", "name", "password1", "password2")}),)
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("mobile", "name", "password1", "password2")}),
+    )
 
 
 @admin.register(Organisation)

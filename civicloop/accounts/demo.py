@@ -84,6 +84,58 @@ def _org(
     return org
 
 
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "霞",
+    "平",
+    "刚",
+    "桂英",
+    "建华",
+    "文",
+    "华",
+    "志强",
+    "晓东",
+    "海燕",
+    "春梅",
+    "国庆",
+    "建平",
+    "丽娟",
+    "小红",
+    "永强",
+    "婷",
+    "雪",
+    "鹏",
+    "浩",
+    "宇",
+    "欣",
+]
+
+
+def person_name(index: int) -> str:
+    """A plausible, deterministic Chinese name for the n-th generated demo person."""
+    return (
+        SURNAMES[index % len(SURNAMES)] + GIVEN[(index * 7 + index // len(SURNAMES)) % len(GIVEN)]
+    )
+
+
 def _user(mobile: str, name: str, *, superuser: bool = False) -> User:
     user = User.objects.filter(mobile=mobile).first()
     if user is None:
@@ -150,21 +202,32 @@ def load_demo_people() -> list[DemoAccount]:
         named.append(DemoAccount(mobile, name, role, org.name if org else region.name))
     _load_town_staff()
     _load_grid_workers()
+    _load_public(city)
     return named
+
+
+def _load_public(city: Region) -> None:
+    """More residents and volunteers, so demo reports come from many people."""
+    for number in range(1, 31):
+        user = _user(f"1390002{number:04d}", person_name(3000 + number))
+        membership_grant(user=user, role=Role.RESIDENT, region=city)
+    for number in range(1, 16):
+        user = _user(f"1390003{number:04d}", person_name(3100 + number))
+        membership_grant(user=user, role=Role.VOLUNTEER, region=city)
 
 
 def _load_town_staff() -> None:
     for index, town in enumerate(Region.objects.filter(level=Level.TOWN).order_by("code"), 1):
         slug = town_slug(town)
         centre = Organisation.objects.get(code=f"{slug}-center")
-        for suffix, title, role in TOWN_STAFF:
-            user = _user(f"137{index:02d}0000{suffix:02d}", f"{town.name[:2]}{title}")
+        for suffix, _title, role in TOWN_STAFF:
+            user = _user(f"137{index:02d}0000{suffix:02d}", person_name(index * 50 + suffix))
             membership_grant(user=user, role=role, region=town, organisation=centre)
         units = Organisation.objects.filter(
             region=town, kind__in=[OrgKind.DEPARTMENT, OrgKind.PLATFORM]
         )
         for number, unit in enumerate(units.order_by("code"), 10):
-            user = _user(f"137{index:02d}0000{number:02d}", f"{unit.name[-5:]}处置员")
+            user = _user(f"137{index:02d}0000{number:02d}", person_name(index * 50 + number))
             membership_grant(user=user, role=Role.UNIT_HANDLER, region=town, organisation=unit)
     for number, unit in enumerate(
         Organisation.objects.filter(region__level=Level.CITY, kind=OrgKind.DEPARTMENT).order_by(
@@ -172,7 +235,7 @@ def _load_town_staff() -> None:
         ),
         1,
     ):
-        user = _user(f"1360000{number:04d}", f"{unit.name[-4:]}处置员")
+        user = _user(f"1360000{number:04d}", person_name(2000 + number))
         membership_grant(user=user, role=Role.UNIT_HANDLER, region=unit.region, organisation=unit)
 
 
@@ -183,5 +246,5 @@ def _load_grid_workers() -> None:
     )
     grids = Region.objects.filter(level=Level.GRID).exclude(pk__in=taken).order_by("code")
     for number, grid in enumerate(grids, 1):
-        user = _user(f"1350{number:07d}", f"{grid.name[:4]}网格员{number}")
+        user = _user(f"1350{number:07d}", person_name(1000 + number))
         membership_grant(user=user, role=Role.GRID_WORKER, region=grid)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from civicloop.accounts.models import (
@@ -18,8 +19,6 @@ from civicloop.regions.models import Region
 
 
 def user_create(*, mobile: str, name: str, password: str | None = None, email: str = "") -> User:
-    from django.core.exceptions import ValidationError
-
     try:
         validate_mobile(mobile)
     except ValidationError as e:

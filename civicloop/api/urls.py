@@ -13,6 +13,7 @@ from ninja.security import HttpBearer, SessionAuth
 from civicloop.accounts.api import router as accounts_router
 from civicloop.accounts.selectors import user_for_token
 from civicloop.cases.api import router as cases_router
+from civicloop.environment.api import router as environment_router
 from civicloop.lib.errors import DomainError
 
 
@@ -75,3 +76,5 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 api.add_router("/", accounts_router)
 api.add_router("/", cases_router)
+api.add_router("/", "civicloop.notifications.api.router")
+api.add_router("/", environment_router, auth=TokenAuth())

@@ -16,17 +16,32 @@ from ninja.pagination import LimitOffsetPagination, paginate
 
 from civicloop.accounts.models import Organisation, User
 from civicloop.accounts.selectors import organisations_for_dispatch
-from civicloop.cases import errors, selectors, services
+from civicloop.cases import errors, routing, selectors, services
+from civicloop.cases.duplicates import Candidate, duplicate_candidates
 from civicloop.cases.errors import Code
-from civicloop.cases.models import Case, CaseEvent, Category, Photo, State
+from civicloop.cases.kpi_api import router as kpi_router
+from civicloop.cases.models import (
+    Case,
+    CaseClock,
+    CaseEvent,
+    Category,
+    Photo,
+    Stage,
+    State,
+    Supervision,
+)
 from civicloop.cases.schemas import (
     ActionIn,
+    AssistIn,
     CaseDetailOut,
     CaseOut,
     CategoryOut,
+    ClockOut,
     CloseIn,
     DecisionIn,
     DispatchIn,
+    DuplicateOut,
+    EndAssistIn,
     EventOut,
     EvidenceIn,
     ExtensionIn,
@@ -36,14 +51,20 @@ from civicloop.cases.schemas import (
     OnSpotIn,
     OrganisationOut,
     PhotoOut,
+    RateIn,
+    ReclassifyIn,
     RegionRef,
     RejectIn,
     ReportIn,
     ReturnIn,
+    RouteOut,
+    SuperviseIn,
+    SupervisionOut,
 )
 from civicloop.lib.errors import DomainError
 
 router = Router(tags=["cases"])
+router.add_router("/", kpi_router)
 Photos = File[list[UploadedFile]]
 
 
@@ -72,6 +93,19 @@ def _category(kind: str, code: str) -> Category:
     if category is None:
         raise errors.invalid(Code.CATEGORY_INVALID, "请选择有效的小类")
     return category
+
+
+def _organisation(code: str) -> Organisation:
+    org = Organisation.objects.filter(code=code).select_related("region").first()
+    if org is None:
+        raise errors.invalid(Code.TARGET_INVALID, "承办单位不存在")
+    return org
+
+
+def _org_out(org: Organisation, suggested: bool = False) -> OrganisationOut:
+    return OrganisationOut(
+        code=org.code, name=org.name, kind=org.kind, region=org.region.code, suggested=suggested
+    )
 
 
 def _case(request: HttpRequest, number: str, version: int | None = None) -> Case:
@@ -129,7 +163,41 @@ def _case_fields(user: User, case: Case) -> dict[str, Any]:
         "dispatch_count": case.dispatch_count,
         "return_count": case.return_count,
         "rework_count": case.rework_count,
+        "disposed_at": case.disposed_at,
+        "on_time": case.on_time,
+        "was_returned": case.was_returned,
+        "sla_level": case.sla_level,
+        "supervision": case.supervision,
+        "satisfaction": case.satisfaction,
+        "rated_at": case.rated_at,
     }
+
+
+def _clock_out(clock: CaseClock) -> ClockOut:
+    return ClockOut(
+        stage=clock.stage,
+        stage_display=str(Stage(clock.stage).label),
+        started_at=clock.started_at,
+        due_at=clock.due_at,
+        warn_at=clock.warn_at,
+        level=clock.level,
+        paused=clock.paused_at is not None,
+        stopped_at=clock.stopped_at,
+        on_time=clock.on_time,
+    )
+
+
+def _supervision_out(row: Supervision) -> SupervisionOut:
+    return SupervisionOut(
+        kind=row.kind,
+        kind_display=row.get_kind_display(),
+        issued_by=row.issued_by.name,
+        issuer_org=row.issuer_org.name if row.issuer_org else None,
+        issued_at=row.issued_at,
+        due_at=row.due_at,
+        note=row.note,
+        lifted_at=row.lifted_at,
+    )
 
 
 def _event_out(event: CaseEvent, show_actor: bool) -> EventOut:
@@ -162,11 +230,17 @@ def _detail(request: HttpRequest, case: Case) -> CaseDetailOut:
         for e in timeline
     ]
     photos = [p for e in timeline for p in e.photos.all()]
+    followers = set(case.followers.values_list("user_id", flat=True))
     return CaseDetailOut(
         **_case_fields(user, case),
         actions=selectors.actions_for(user, case),
         timeline=events,
         photos=[_photo_out(p) for p in photos],
+        clocks=[_clock_out(c) for c in selectors.clocks_for(user, case)],
+        supervisions=[_supervision_out(s) for s in selectors.supervisions_for(user, case)],
+        assists=[_org_out(a.organisation) for a in selectors.assists_of(case)] if staff else [],
+        follower_count=len(followers),
+        following=user.pk in followers,
     )
 
 
@@ -180,6 +254,8 @@ class CaseListFilters(Schema):
     overdue: bool | None = None
     assigned_to_me: bool = False
     q: str | None = None
+    sla_level: int | None = None
+    supervised: bool | None = None
 
 
 # ---------------------------------------------------------------- reading
@@ -216,6 +292,8 @@ def list_cases(request: HttpRequest, filters: Query[CaseListFilters]) -> list[Ca
             overdue=filters.overdue,
             assigned_to_me=filters.assigned_to_me,
             q=filters.q,
+            sla_level=filters.sla_level,
+            supervised=filters.supervised,
         ),
     )
     return _LazyCaseList(user, cases)  # type: ignore[return-value]
@@ -237,7 +315,39 @@ class _LazyCaseList:
         return [CaseOut(**_case_fields(self.user, c)) for c in self.cases[item]]
 
 
-# Registered before /cases/{number} so that the literal path wins.
+class DuplicateQuery(Schema):
+    category: str
+    kind: str = "event"
+    lat: float
+    lon: float
+
+
+def _duplicate_out(candidate: Candidate) -> DuplicateOut:
+    case = candidate.case
+    return DuplicateOut(
+        number=case.number,
+        category=case.category.full_code,
+        category_name=str(case.category),
+        state=case.state,
+        state_display=case.get_state_display(),
+        reported_at=case.reported_at,
+        address=case.address,
+        distance_m=candidate.distance_m,
+        followers=candidate.followers,
+    )
+
+
+# Registered before /cases/{number} so that the literal paths win.
+@router.get("/cases/duplicates", response=list[DuplicateOut])
+def report_duplicates(request: HttpRequest, query: Query[DuplicateQuery]) -> list[DuplicateOut]:
+    """Before submitting: open cases of the same 小类 nearby that the reporter may follow."""
+    category = _category(query.kind, query.category)
+    return [
+        _duplicate_out(c)
+        for c in duplicate_candidates(category=category, lat=query.lat, lon=query.lon)
+    ]
+
+
 @router.post("/cases/on-spot", response={201: CaseDetailOut})
 def resolve_on_spot(
     request: HttpRequest,
@@ -270,10 +380,45 @@ def dispatch_targets(request: HttpRequest, number: str) -> list[OrganisationOut]
     region = case.grid or case.village or case.town
     if region is None:
         return []
-    return [
-        OrganisationOut(code=o.code, name=o.name, kind=o.kind, region=o.region.code)
-        for o in organisations_for_dispatch(region)
-    ]
+    route = routing.route_for(case)
+    suggested = route.organisation.pk if route else None
+    return [_org_out(o, o.pk == suggested) for o in organisations_for_dispatch(region)]
+
+
+@router.get("/cases/{number}/route", response=RouteOut)
+def suggested_route(request: HttpRequest, number: str) -> RouteOut:
+    """The unit the routing rules name for the case (事件先属地后属主, 部件先属主后属地)."""
+    user = _user(request)
+    case = _case(request, number)
+    if not selectors.is_staff_viewer(user, case):
+        raise errors.not_found()
+    route = routing.route_for(case)
+    others: list[Organisation] = []
+    for rule in routing.matching_rules(case)[1:]:
+        if (
+            route
+            and rule.organisation_id != route.organisation.pk
+            and rule.organisation not in others
+        ):
+            others.append(rule.organisation)
+    return RouteOut(
+        organisation=_org_out(route.organisation, True) if route else None,
+        auto=route.auto if route else False,
+        principle=route.principle if route else None,
+        rule=route.rule.pk if route else None,
+        alternatives=[_org_out(o) for o in others],
+    )
+
+
+@router.get("/cases/{number}/duplicates", response=list[DuplicateOut])
+def case_duplicates(request: HttpRequest, number: str) -> list[DuplicateOut]:
+    """Open cases like this one nearby, for the centre to merge."""
+    user = _user(request)
+    case = _case(request, number)
+    if not selectors.is_staff_viewer(user, case):
+        raise errors.not_found()
+    found = duplicate_candidates(category=case.category, lat=case.lat, lon=case.lon, exclude=case)
+    return [_duplicate_out(c) for c in found]
 
 
 @router.get("/cases/{number}/photos/{photo_id}/original")
@@ -334,6 +479,8 @@ for _path, _service in [
     ("request-suspension", services.case_request_suspension),
     ("resume", services.case_resume),
     ("reopen", services.case_reopen),
+    ("lift-supervision", services.case_supervision_lift),
+    ("recall", services.case_recall),
 ]:
     router.post(f"/cases/{{number}}/{_path}", response=CaseDetailOut)(_simple(_path, _service))
 
@@ -389,9 +536,7 @@ def merge_case(request: HttpRequest, number: str, payload: MergeIn) -> CaseDetai
 @router.post("/cases/{number}/dispatch", response=CaseDetailOut)
 def dispatch_case(request: HttpRequest, number: str, payload: DispatchIn) -> CaseDetailOut:
     case = _case(request, number, payload.version)
-    to = Organisation.objects.filter(code=payload.to).select_related("region").first()
-    if to is None:
-        raise errors.invalid(Code.TARGET_INVALID, "承办单位不存在")
+    to = _organisation(payload.to)
     services.case_dispatch(case=case, to=to, by=_user(request), note=payload.note)
     return _detail(request, case)
 
@@ -474,3 +619,86 @@ def add_note(request: HttpRequest, number: str, payload: NoteIn) -> Status[CaseD
         case=case, by=_user(request), text=payload.text, is_public=payload.is_public
     )
     return Status(201, _detail(request, case))
+
+
+@router.post("/cases/{number}/supervise", response=CaseDetailOut)
+def supervise_case(request: HttpRequest, number: str, payload: SuperviseIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_supervise(
+        case=case, by=_user(request), kind=payload.kind, note=payload.note, due_at=payload.due_at
+    )
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/reclassify", response=CaseDetailOut)
+def reclassify_case(request: HttpRequest, number: str, payload: ReclassifyIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    category = _category(payload.kind, payload.category) if payload.category else None
+    services.case_reclassify(
+        case=case,
+        by=_user(request),
+        category=category,
+        urgency=payload.urgency,
+        lat=payload.lat,
+        lon=payload.lon,
+        address=payload.address,
+        note=payload.note,
+    )
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/assist", response=CaseDetailOut)
+def add_assist(request: HttpRequest, number: str, payload: AssistIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    to = _organisation(payload.to)
+    services.case_assist_add(case=case, to=to, by=_user(request), note=payload.note)
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/end-assist", response=CaseDetailOut)
+def end_assist(request: HttpRequest, number: str, payload: EndAssistIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    org = _organisation(payload.org)
+    services.case_assist_end(case=case, organisation=org, by=_user(request), note=payload.note)
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/evidence", response={201: CaseDetailOut})
+def add_evidence(
+    request: HttpRequest,
+    number: str,
+    payload: Form[EvidenceIn],
+    photos: Photos = None,  # type: ignore[assignment]
+) -> Status[CaseDetailOut]:
+    case = _case(request, number, payload.version)
+    services.case_add_evidence(
+        case=case, by=_user(request), photos=_uploads(photos), note=payload.note
+    )
+    return Status(201, _detail(request, case))
+
+
+@router.post("/cases/{number}/follow", response=CaseDetailOut)
+def follow_case(request: HttpRequest, number: str) -> CaseDetailOut:
+    """我也遇到: follow an open case instead of reporting it again."""
+    case = selectors.get_case_to_follow(_user(request), number)
+    services.case_follow(case=case, by=_user(request))
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/unfollow", response=CaseDetailOut)
+def unfollow_case(request: HttpRequest, number: str) -> CaseDetailOut:
+    user = _user(request)
+    case = _case(request, number)
+    services.case_unfollow(case=case, by=user)
+    if not selectors.case_queryset_for(user).filter(pk=case.pk).exists():
+        raise errors.not_found()
+    return _detail(request, case)
+
+
+@router.post("/cases/{number}/rate", response=CaseDetailOut)
+def rate_case(request: HttpRequest, number: str, payload: RateIn) -> CaseDetailOut:
+    case = _case(request, number, payload.version)
+    services.case_rate(
+        case=case, by=_user(request), satisfaction=payload.satisfaction, note=payload.note
+    )
+    return _detail(request, case)

@@ -25,6 +25,17 @@ class Code(StrEnum):
     DEADLINE_INVALID = "deadline_invalid"
     SOURCE_NOT_ALLOWED = "source_not_allowed"
     DESCRIPTION_REQUIRED = "description_required"
+    PERIODS_INVALID = "working_periods_invalid"
+    NO_SUPERVISION = "no_active_supervision"
+    LIMITS_INVALID = "time_limits_invalid"
+    NOTHING_CHANGED = "nothing_changed"
+    OUTSIDE_JURISDICTION = "outside_jurisdiction"
+    ASSIST_INVALID = "assist_invalid"
+    ALREADY_FOLLOWING = "already_following"
+    NOT_FOLLOWING = "not_following"
+    FOLLOW_INVALID = "follow_invalid"
+    ALREADY_RATED = "already_rated"
+    RATE_WINDOW_PASSED = "rate_window_passed"
 
 
 def not_found() -> NotFound:

@@ -18,6 +18,129 @@ class LimitUnit(models.TextChoices):
     WORKING_DAYS = "working_days", _("工作日")
 
 
+class Stage(models.TextChoices):
+    """The stage clocks of a case (civic-loop.md §5.5): each has its own time limit."""
+
+    INTAKE = "intake", _("受理")
+    VERIFY = "verify", _("核实")
+    CLAIM = "claim", _("签收")
+    DISPOSE = "dispose", _("处置")
+    # Only a limit: a failed check restarts the disposal clock with it, when one is set.
+    REWORK = "rework", _("返工")
+    CHECK = "check", _("核查")
+
+
+class SlaLevel(models.IntegerChoices):
+    NORMAL = 0, _("正常")
+    WARNING = 1, _("预警")
+    OVERDUE = 2, _("超期")
+    SERIOUS = 3, _("严重超期")
+
+
+class TimeLimitVersion(models.Model):
+    """One published set of time limits. A case keeps the version in force when it was
+    reported, so its deadlines never change because an administrator edited the rules."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    effective_from = models.DateTimeField(_("生效时间"))
+    warn_percent = models.PositiveSmallIntegerField(_("预警比例（%）"), default=80)
+    serious_percent = models.PositiveSmallIntegerField(_("严重超期比例（%）"), default=200)
+    pause_while_returned = models.BooleanField(_("退回期间暂停计时"), default=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("时限版本")
+        verbose_name_plural = _("时限版本")
+        ordering = ["-effective_from", "-id"]
+        constraints = [
+            # Warning before the deadline, serious after it: the levels come in order.
+            models.CheckConstraint(
+                condition=models.Q(warn_percent__gte=1, warn_percent__lte=100),
+                name="time_limit_version_warn_percent",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(serious_percent__gte=100),
+                name="time_limit_version_serious_percent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimeLimit(models.Model):
+    """A time limit of one stage: for a 小类 (or a whole 大类, or every category), an urgency
+    (or both) and a region (or everywhere). The most specific matching row wins: category
+    first, then urgency, then the deepest region."""
+
+    version = models.ForeignKey(
+        TimeLimitVersion, models.CASCADE, related_name="limits", verbose_name=_("版本")
+    )
+    stage = models.CharField(_("阶段"), max_length=12, choices=Stage.choices)
+    category = models.ForeignKey(
+        "Category",
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="time_limits",
+        verbose_name=_("分类"),
+    )
+    urgency = models.CharField(_("紧急程度"), max_length=8, blank=True)
+    region = models.ForeignKey(
+        Region, models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("区域")
+    )
+    value = models.PositiveIntegerField(_("时限"))
+    unit = models.CharField(_("单位"), max_length=16, choices=LimitUnit.choices)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("时限")
+        verbose_name_plural = _("时限")
+        ordering = ["version", "stage", "category", "urgency"]
+        indexes = [models.Index(fields=["version", "stage"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} {self.value} {self.get_unit_display()}"
+
+
+class WorkCalendarDay(models.Model):
+    """An exception to "Monday to Friday": a statutory holiday on a weekday, or a make-up
+    working day (调休) on a weekend. Seeded from chinese-calendar; administrators add the
+    next year when the State Council publishes it."""
+
+    day = models.DateField(_("日期"), unique=True)
+    is_working = models.BooleanField(_("上班"))
+    name = models.CharField(_("名称"), max_length=50, blank=True)
+    source = models.CharField(_("来源"), max_length=20, default="admin")
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("工作日历")
+        verbose_name_plural = _("工作日历")
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {'上班' if self.is_working else '休息'} {self.name}"
+
+
+class WorkingPeriod(models.Model):
+    """A working period of every working day (e.g. 8:30–12:00 and 14:00–17:30)."""
+
+    start = models.TimeField(_("开始"))
+    end = models.TimeField(_("结束"))
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("工作时段")
+        verbose_name_plural = _("工作时段")
+        ordering = ["start"]
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+
 class Category(models.Model):
     """部件/事件 大类 (parent is null) and 小类 (parent is a 大类), GB/T 30428.2 style.
 
@@ -51,6 +174,9 @@ class Category(models.Model):
     limit_urgent_unit = models.CharField(
         _("紧急时限单位"), max_length=16, choices=LimitUnit.choices, default=LimitUnit.WORKING_HOURS
     )
+    # Duplicate suggestions at report time: open cases of the same 小类 this near, this recent.
+    duplicate_radius_m = models.PositiveIntegerField(_("查重半径（米）"), default=250)
+    duplicate_window_days = models.PositiveIntegerField(_("查重时间窗（天）"), default=30)
     is_active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
@@ -106,6 +232,11 @@ class Source(models.TextChoices):
     INSPECTION = "inspection", _("现场检查")
 
 
+# Sources where the reporter is a member of the public reporting for themselves (the others are
+# registered by staff on someone's behalf: a 12345 call, a leader's instruction, a sensor).
+PUBLIC_SOURCES = frozenset({Source.RESIDENT, Source.VOLUNTEER, Source.GRID_WORKER})
+
+
 class Urgency(models.TextChoices):
     NORMAL = "normal", _("一般")
     URGENT = "urgent", _("紧急")
@@ -131,6 +262,29 @@ class ReturnReason(models.TextChoices):
     WRONG_CATEGORY = "wrong_category", _("分类错误")
     INSUFFICIENT_INFO = "insufficient_info", _("信息不全")
     OTHER = "other", _("其他")
+
+
+class Satisfaction(models.TextChoices):
+    """The reporter's (or the 12345 回访's) rating of the result."""
+
+    SATISFIED = "satisfied", _("满意")
+    BASIC = "basic", _("基本满意")
+    DISSATISFIED = "dissatisfied", _("不满意")
+
+
+class SupervisionKind(models.TextChoices):
+    """Manual supervision, weakest first: a reminder, supervision, listed (public) supervision."""
+
+    URGE = "urge", _("催办")
+    SUPERVISE = "supervise", _("督办")
+    LISTED = "listed", _("挂牌督办")
+
+
+SUPERVISION_RANK = {
+    SupervisionKind.URGE: 1,
+    SupervisionKind.SUPERVISE: 2,
+    SupervisionKind.LISTED: 3,
+}
 
 
 class CaseQuerySet(models.QuerySet["Case"]):
@@ -219,6 +373,35 @@ class Case(models.Model):
     filed_at = models.DateTimeField(_("立案时间"), null=True, blank=True)
     due_at = models.DateTimeField(_("处置期限"), null=True, blank=True)
     closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
+    # The disposal clock stopped at the last submission; cleared when a check fails.
+    disposed_at = models.DateTimeField(_("处置完成时间"), null=True, blank=True)
+    # Frozen at close: the accepted submission came before the deadline.
+    on_time = models.BooleanField(_("按期"), null=True, blank=True)
+    # Frozen at the first intake decision (立案, 不予受理 or 合并): within the 受理 limit.
+    intake_on_time = models.BooleanField(_("按时受理"), null=True, blank=True)
+    was_returned = models.BooleanField(_("曾退回"), default=False)
+    # [[start, end], ...] of approved suspensions (ISO instants; end null while suspended).
+    suspended_intervals = models.JSONField(_("缓办区间"), default=list, blank=True)
+    sla_version = models.ForeignKey(
+        TimeLimitVersion,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("时限版本"),
+    )
+    satisfaction = models.CharField(
+        _("满意度"), max_length=12, choices=Satisfaction.choices, blank=True
+    )
+    rated_at = models.DateTimeField(_("评价时间"), null=True, blank=True)
+    # The strongest active supervision: the mark shown on the case.
+    supervision = models.CharField(
+        _("督办标记"), max_length=12, choices=SupervisionKind.choices, blank=True
+    )
+    # The highest level among the case's running clocks (raised by the sweep).
+    sla_level = models.PositiveSmallIntegerField(
+        _("超期等级"), choices=SlaLevel.choices, default=SlaLevel.NORMAL
+    )
     updated_at = models.DateTimeField(_("更新时间"))
 
     objects = CaseQuerySet.as_manager()
@@ -232,6 +415,36 @@ class Case(models.Model):
             models.Index(fields=["assigned_org", "state"]),
             models.Index(fields=["reporter", "-reported_at"]),
             models.Index(fields=["category", "state"]),
+            # The indicators (cases.kpis) read only these columns: index-only scans on
+            # PostgreSQL (INCLUDE is ignored elsewhere).
+            models.Index(
+                fields=["due_at"],
+                include=[
+                    "state",
+                    "closed_at",
+                    "disposed_at",
+                    "on_time",
+                    "rework_count",
+                    "source",
+                    "closure_reason",
+                    "town",
+                    "assigned_org",
+                    "category",
+                ],
+                condition=models.Q(filed_at__isnull=False),
+                name="case_kpi_due",
+            ),
+            models.Index(
+                fields=["source", "reported_at"],
+                include=["state", "filed_at", "intake_on_time", "sla_level", "town", "reporter"],
+                name="case_kpi_reported",
+            ),
+            models.Index(
+                fields=["rated_at"],
+                include=["source", "satisfaction", "town"],
+                condition=models.Q(rated_at__isnull=False),
+                name="case_kpi_rated",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -285,6 +498,19 @@ class EventType(models.TextChoices):
     NOTE = "note", _("备注")
     PUBLIC_UPDATE = "public_update", _("公开进展")
     PHOTOS_ADDED = "photos_added", _("补充照片")
+    RECLASSIFIED = "reclassified", _("修改分类或位置")
+    RECALLED = "recalled", _("撤回派遣")
+    ASSIST_ADDED = "assist_added", _("增加会办单位")
+    ASSIST_ENDED = "assist_ended", _("结束会办")
+    FOLLOWED = "followed", _("我也遇到")
+    UNFOLLOWED = "unfollowed", _("取消关注")
+    MERGED_IN = "merged_in", _("并入重复案件")
+    RATED = "rated", _("评价")
+    SUPERVISED = "supervised", _("督办")
+    SUPERVISION_LIFTED = "supervision_lifted", _("解除督办")
+    SLA_WARNING = "sla_warning", _("临期预警")
+    SLA_OVERDUE = "sla_overdue", _("超期")
+    SLA_SERIOUS = "sla_serious", _("严重超期")
 
 
 class CaseEvent(models.Model):
@@ -371,3 +597,260 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.sha256[:8]}"
+
+
+class CaseClock(models.Model):
+    """One stage clock of a case. Thresholds are instants computed in working time when the
+    clock starts, resumes or is extended, so the sweep only compares them with now."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="clocks")
+    stage = models.CharField(_("阶段"), max_length=12, choices=Stage.choices)
+    started_at = models.DateTimeField(_("开始时间"))
+    # The limit in working seconds (null: no limit for this stage, the clock only measures).
+    limit_seconds = models.PositiveIntegerField(_("时限（工作秒）"), null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(_("暂停（工作秒）"), default=0)
+    paused_at = models.DateTimeField(_("暂停时间"), null=True, blank=True)
+    pauses = models.JSONField(_("暂停区间"), default=list, blank=True)
+    warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
+    due_at = models.DateTimeField(_("期限"), null=True, blank=True)
+    serious_at = models.DateTimeField(_("严重超期时间"), null=True, blank=True)
+    level = models.PositiveSmallIntegerField(
+        _("等级"), choices=SlaLevel.choices, default=SlaLevel.NORMAL
+    )
+    # When the next level is reached; null when stopped, paused, unlimited or at the top.
+    next_level_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(_("停止时间"), null=True, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("完成人"),
+    )
+    on_time = models.BooleanField(_("按时"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("阶段计时")
+        verbose_name_plural = _("阶段计时")
+        ordering = ["case", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "stage"],
+                condition=models.Q(stopped_at__isnull=True),
+                name="case_clock_one_running",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_level_at"],
+                condition=models.Q(next_level_at__isnull=False),
+                name="case_clock_sweep",
+            ),
+            models.Index(
+                fields=["stage", "due_at"],
+                include=["on_time", "stopped_at", "stopped_by"],
+                name="case_clock_stage_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.stage} → {self.due_at}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.stopped_at is None and self.paused_at is None
+
+
+class Supervision(models.Model):
+    """A 催办 / 督办 / 挂牌督办 issued on a case: who, when, what is required by when."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="supervisions")
+    kind = models.CharField(_("类型"), max_length=12, choices=SupervisionKind.choices)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("督办人")
+    )
+    issuer_role = models.CharField(_("督办角色"), max_length=20)
+    issuer_org = models.ForeignKey(
+        Organisation,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("督办单位"),
+    )
+    issued_at = models.DateTimeField(_("督办时间"))
+    due_at = models.DateTimeField(_("要求办结时间"), null=True, blank=True)
+    note = models.TextField(_("督办要求"))
+    lifted_at = models.DateTimeField(_("解除时间"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("解除人"),
+    )
+
+    class Meta:
+        verbose_name = _("督办")
+        verbose_name_plural = _("督办")
+        ordering = ["case", "issued_at", "id"]
+        indexes = [models.Index(fields=["case", "lifted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.get_kind_display()}"
+
+
+class RoutingRule(models.Model):
+    """Category (+ region) → the responsible organisation. For 事件 the territory decides first
+    (先属地、后属主: the deepest matching region wins, then the most specific category); for 部件
+    the owner decides first (先属主、后属地: the most specific category wins, then the region)."""
+
+    kind = models.CharField(_("类别"), max_length=16, choices=CategoryKind.choices)
+    category = models.ForeignKey(
+        Category,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="routing_rules",
+        verbose_name=_("分类（小类或大类，空为全部）"),
+    )
+    region = models.ForeignKey(
+        Region,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("区域（空为全市）"),
+    )
+    organisation = models.ForeignKey(
+        Organisation, models.CASCADE, related_name="routing_rules", verbose_name=_("责任单位")
+    )
+    auto_dispatch = models.BooleanField(_("立案后自动派遣"), default=False)
+    priority = models.SmallIntegerField(_("优先级"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("派遣规则")
+        verbose_name_plural = _("派遣规则")
+        ordering = ["kind", "category", "region", "-priority"]
+        indexes = [models.Index(fields=["kind", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.category or self.get_kind_display()} → {self.organisation}"
+
+
+class DispatchOutcome(models.TextChoices):
+    PENDING = "pending", _("待签收")
+    CLAIMED = "claimed", _("已签收")
+    RETURNED = "returned", _("已退回")
+    RECALLED = "recalled", _("已撤回")
+
+
+class Dispatch(models.Model):
+    """One dispatch decision and its outcome, frozen when the unit claims or returns the case
+    (派遣准确率 counts these)."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="dispatches")
+    organisation = models.ForeignKey(
+        Organisation, models.PROTECT, related_name="+", verbose_name=_("承办单位")
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("派遣人"),
+    )
+    by_role = models.CharField(_("派遣角色"), max_length=20, blank=True)
+    at = models.DateTimeField(_("派遣时间"))
+    is_auto = models.BooleanField(_("自动派遣"), default=False)
+    rule = models.ForeignKey(RoutingRule, models.SET_NULL, null=True, blank=True, related_name="+")
+    suggested = models.ForeignKey(
+        Organisation,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("规则建议单位"),
+    )
+    outcome = models.CharField(
+        _("结果"), max_length=12, choices=DispatchOutcome.choices, default=DispatchOutcome.PENDING
+    )
+    outcome_at = models.DateTimeField(_("结果时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("派遣记录")
+        verbose_name_plural = _("派遣记录")
+        ordering = ["case", "at", "id"]
+        indexes = [
+            models.Index(fields=["at"], include=["outcome", "by"], name="dispatch_kpi_at"),
+            models.Index(fields=["case", "outcome"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.organisation_id} ({self.outcome})"
+
+
+class CaseAssist(models.Model):
+    """会办: an assisting unit next to the lead unit (`Case.assigned_org`). It sees the case and
+    adds notes and evidence; the lead alone claims, returns and submits."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="assists")
+    organisation = models.ForeignKey(
+        Organisation, models.PROTECT, related_name="assisted_cases", verbose_name=_("会办单位")
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("指定人")
+    )
+    added_at = models.DateTimeField(_("开始时间"))
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    note = models.CharField(_("会办要求"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("会办单位")
+        verbose_name_plural = _("会办单位")
+        ordering = ["case", "added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "organisation"],
+                condition=models.Q(ended_at__isnull=True),
+                name="case_assist_one_active",
+            )
+        ]
+        indexes = [models.Index(fields=["organisation", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} + {self.organisation_id}"
+
+
+class FollowVia(models.TextChoices):
+    ME_TOO = "me_too", _("我也遇到")
+    MERGED = "merged", _("重复案件合并")
+
+
+class CaseFollower(models.Model):
+    """Someone who follows a case they did not report: they see its public steps and are
+    notified of them."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="followers")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="followed_cases"
+    )
+    via = models.CharField(_("方式"), max_length=10, choices=FollowVia.choices)
+    created_at = models.DateTimeField(_("关注时间"))
+
+    class Meta:
+        verbose_name = _("关注")
+        verbose_name_plural = _("关注")
+        constraints = [
+            models.UniqueConstraint(fields=["case", "user"], name="case_follower_unique")
+        ]
+        indexes = [models.Index(fields=["user", "case"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.case_id}"

@@ -7,7 +7,15 @@ from datetime import datetime
 from ninja import Schema
 from pydantic import Field
 
-from civicloop.cases.models import ClosureReason, RejectReason, ReturnReason, Source, Urgency
+from civicloop.cases.models import (
+    ClosureReason,
+    RejectReason,
+    ReturnReason,
+    Satisfaction,
+    Source,
+    SupervisionKind,
+    Urgency,
+)
 
 
 class ReportIn(Schema):
@@ -75,6 +83,32 @@ class CloseIn(ActionIn):
     reason: ClosureReason = ClosureReason.FIXED
 
 
+class ReclassifyIn(ActionIn):
+    category: str | None = Field(None, max_length=16, description="新小类完整编码")
+    kind: str = Field("event", pattern="^(event|component)$")
+    urgency: Urgency | None = None
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    address: str | None = Field(None, max_length=200)
+
+
+class AssistIn(ActionIn):
+    to: str = Field(max_length=64, description="会办单位编码")
+
+
+class EndAssistIn(ActionIn):
+    org: str = Field(max_length=64, description="会办单位编码")
+
+
+class RateIn(ActionIn):
+    satisfaction: Satisfaction
+
+
+class SuperviseIn(ActionIn):
+    kind: SupervisionKind
+    due_at: datetime | None = Field(None, description="要求办结时间")
+
+
 class EvidenceIn(ActionIn):
     """Multipart fields that go with photos (confirm on site, submit, check)."""
 
@@ -126,6 +160,29 @@ class RegionRef(Schema):
     name: str
 
 
+class ClockOut(Schema):
+    stage: str
+    stage_display: str
+    started_at: datetime
+    due_at: datetime | None
+    warn_at: datetime | None
+    level: int
+    paused: bool
+    stopped_at: datetime | None
+    on_time: bool | None
+
+
+class SupervisionOut(Schema):
+    kind: str
+    kind_display: str
+    issued_by: str
+    issuer_org: str | None
+    issued_at: datetime
+    due_at: datetime | None
+    note: str
+    lifted_at: datetime | None
+
+
 class CaseOut(Schema):
     number: str
     state: str
@@ -157,12 +214,13 @@ class CaseOut(Schema):
     dispatch_count: int
     return_count: int
     rework_count: int
-
-
-class CaseDetailOut(CaseOut):
-    actions: list[str]
-    timeline: list[EventOut]
-    photos: list[PhotoOut]
+    disposed_at: datetime | None
+    on_time: bool | None
+    was_returned: bool
+    sla_level: int
+    supervision: str
+    satisfaction: str
+    rated_at: datetime | None
 
 
 class OrganisationOut(Schema):
@@ -170,6 +228,38 @@ class OrganisationOut(Schema):
     name: str
     kind: str
     region: str
+    suggested: bool = False
+
+
+class CaseDetailOut(CaseOut):
+    actions: list[str]
+    timeline: list[EventOut]
+    photos: list[PhotoOut]
+    clocks: list[ClockOut]
+    supervisions: list[SupervisionOut]
+    assists: list[OrganisationOut]
+    follower_count: int
+    following: bool
+
+
+class RouteOut(Schema):
+    organisation: OrganisationOut | None
+    auto: bool
+    principle: str | None
+    rule: int | None
+    alternatives: list[OrganisationOut]
+
+
+class DuplicateOut(Schema):
+    number: str
+    category: str
+    category_name: str
+    state: str
+    state_display: str
+    reported_at: datetime
+    address: str
+    distance_m: float
+    followers: int
 
 
 class TokenOut(Schema):

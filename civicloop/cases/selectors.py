@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q
 
 from civicloop.accounts.models import CENTRE_ROLES, UNIT_ROLES, Membership, Role, User
 from civicloop.accounts.selectors import memberships_of
 from civicloop.cases import errors
-from civicloop.cases.models import Case, CaseEvent, CaseQuerySet, Category, State
+from civicloop.cases.models import (
+    CLOSED_STATES,
+    Case,
+    CaseAssist,
+    CaseClock,
+    CaseEvent,
+    CaseFollower,
+    CaseQuerySet,
+    Category,
+    State,
+    Supervision,
+    SupervisionKind,
+)
 from civicloop.cases.workflow import allowed_actions
 from civicloop.lib import clock
 from civicloop.regions.models import Level, Region
+
+# A case page needs its regions' names and codes, not their (large) GeoJSON boundaries.
+REGION_BOUNDARIES = ("town__boundary", "village__boundary", "grid__boundary")
 
 # Roles that see every case in their region (centres, grid workers on their grids, leaders).
 AREA_ROLES = CENTRE_ROLES | {Role.GRID_WORKER}
@@ -53,6 +69,17 @@ def membership_covers(membership: Membership, case: Case) -> bool:
     return region_covers(membership.region, case)
 
 
+def membership_assists(membership: Membership, case: Case) -> bool:
+    """Whether the membership is in a unit assisting (会办) on the case."""
+    return (
+        Role(membership.role) in UNIT_ROLES
+        and membership.organisation_id is not None
+        and CaseAssist.objects.filter(
+            case=case, organisation=membership.organisation_id, ended_at__isnull=True
+        ).exists()
+    )
+
+
 def actions_for(user: User, case: Case) -> list[str]:
     """The actions the user could take on the case now (for UIs; services check again)."""
     names = []
@@ -65,8 +92,13 @@ def actions_for(user: User, case: Case) -> list[str]:
     if case.reporter_id == user.pk:
         if case.state == State.DRAFT:
             names.append("submit_draft")
-        if case.state == State.CLOSED and "reopen" not in names:
-            names.append("reopen")
+        for name in ("reopen", "rate"):
+            if case.state == State.CLOSED and name not in names:
+                names.append(name)
+    elif case.state not in CLOSED_STATES and not is_staff_viewer(user, case):
+        # The public may follow an open case ("我也遇到").
+        following = case.followers.filter(user=user.pk).exists()
+        names.append("unfollow" if following else "follow")
     return names
 
 
@@ -75,9 +107,12 @@ def _membership_q(membership: Membership) -> Q | None:
     if role in AREA_ROLES:
         return area_q(membership.region)
     if role in UNIT_ROLES and membership.organisation_id is not None:
-        # A unit sees the cases it holds now and those it handled before (e.g. returned).
-        handled = CaseEvent.objects.filter(actor_org=membership.organisation_id).values("case_id")
-        return Q(assigned_org=membership.organisation_id) | Q(pk__in=handled)
+        # A unit sees the cases it holds now, those it handled before (e.g. returned) and
+        # those it assists on (会办).
+        org = membership.organisation_id
+        handled = CaseEvent.objects.filter(actor_org=org).values("case_id")
+        assisting = CaseAssist.objects.filter(organisation=org, ended_at__isnull=True)
+        return Q(assigned_org=org) | Q(pk__in=handled) | Q(pk__in=assisting.values("case_id"))
     return None
 
 
@@ -88,7 +123,8 @@ def case_queryset_for(user: User) -> CaseQuerySet:
         return cases.none()
     if user.is_superuser:
         return cases.filter(Q(reporter=user) | ~Q(state=State.DRAFT))
-    scope = Q(reporter=user)
+    # Reporters see their cases; followers the cases they follow ("我也遇到", merged).
+    scope = Q(reporter=user) | Q(pk__in=CaseFollower.objects.filter(user=user).values("case_id"))
     for membership in memberships_of(user):
         condition = _membership_q(membership)
         if condition is not None:
@@ -101,6 +137,7 @@ def get_case_for_user(user: User, number: str) -> Case:
     case = (
         case_queryset_for(user)
         .select_related("category__parent", "town", "village", "grid", "assigned_org", "reporter")
+        .defer(*REGION_BOUNDARIES)
         .filter(number=number)
         .first()
     )
@@ -109,8 +146,39 @@ def get_case_for_user(user: User, number: str) -> Case:
     return case
 
 
+def get_case_to_follow(user: User, number: str) -> Case:
+    """Any open, submitted case may be followed ("我也遇到"): its public steps are public."""
+    case = None
+    if user.is_authenticated and user.is_active:
+        case = (
+            Case.objects.filter(number=number)
+            .exclude(state__in=[*CLOSED_STATES, State.DRAFT])
+            .first()
+        )
+    if case is None:
+        raise errors.not_found()
+    return case
+
+
+def assists_of(case: Case) -> list[CaseAssist]:
+    return list(
+        case.assists.filter(ended_at__isnull=True)
+        .select_related("organisation__region")
+        .order_by("added_at", "id")
+    )
+
+
 def is_staff_viewer(user: User, case: Case) -> bool:
-    """Staff of the centre or of the unit see internal notes; the public and reporters don't."""
+    """Staff of the centre or of the unit see internal notes; the public and reporters don't.
+    Remembered on the case object for its current version (one page asks several times)."""
+    key = (user.pk, case.version, case.assigned_org_id)
+    memo: dict[tuple[Any, ...], bool] = case.__dict__.setdefault("_civicloop_staff", {})
+    if key not in memo:
+        memo[key] = _is_staff_viewer(user, case)
+    return memo[key]
+
+
+def _is_staff_viewer(user: User, case: Case) -> bool:
     if user.is_superuser:
         return True
     for membership in memberships_of(user):
@@ -121,13 +189,17 @@ def is_staff_viewer(user: User, case: Case) -> bool:
             return True
         if role in UNIT_ROLES and case.events.filter(actor_org=membership.organisation_id).exists():
             return True
+        if membership_assists(membership, case):
+            return True
     return False
 
 
 def can_see_reporter(user: User, case: Case) -> bool:
-    """Anonymous reporters are hidden from everyone but the centre (and themselves)."""
-    if not case.is_anonymous or case.reporter_id == user.pk or user.is_superuser:
+    """Reporters are shown to staff (anonymous ones to the centre only), never to followers."""
+    if case.reporter_id == user.pk or user.is_superuser:
         return True
+    if not case.is_anonymous:
+        return is_staff_viewer(user, case)
     return any(
         Role(m.role) in CENTRE_ROLES and region_covers(m.region, case) for m in memberships_of(user)
     )
@@ -138,6 +210,21 @@ def timeline_for(user: User, case: Case) -> list[CaseEvent]:
     if not is_staff_viewer(user, case):
         events = events.filter(is_public=True)
     return list(events.order_by("seq"))
+
+
+def clocks_for(user: User, case: Case) -> list[CaseClock]:
+    """Stage clocks are internal: staff only."""
+    if not is_staff_viewer(user, case):
+        return []
+    return list(case.clocks.order_by("id"))
+
+
+def supervisions_for(user: User, case: Case) -> list[Supervision]:
+    """Staff see every supervision; the public only 挂牌督办 (listed supervision is public)."""
+    rows = case.supervisions.select_related("issued_by", "issuer_org").order_by("issued_at", "id")
+    if not is_staff_viewer(user, case):
+        rows = rows.filter(kind=SupervisionKind.LISTED)
+    return list(rows)
 
 
 @dataclass(frozen=True)
@@ -151,6 +238,8 @@ class CaseFilters:
     overdue: bool | None = None
     assigned_to_me: bool = False
     q: str | None = None
+    sla_level: int | None = None
+    supervised: bool | None = None
 
 
 def case_list_for(user: User, filters: CaseFilters) -> CaseQuerySet:
@@ -172,17 +261,25 @@ def case_list_for(user: User, filters: CaseFilters) -> CaseQuerySet:
     if filters.reported_to:
         cases = cases.filter(reported_at__lt=filters.reported_to)
     if filters.overdue is not None:
-        overdue = Q(due_at__lt=clock.now()) & ~Q(state__in=_STOPPED)
+        overdue = Q(due_at__lt=clock.now(), disposed_at__isnull=True) & ~Q(state__in=_STOPPED)
         cases = cases.filter(overdue) if filters.overdue else cases.exclude(overdue)
+    if filters.sla_level is not None:
+        cases = cases.filter(sla_level__gte=filters.sla_level)
+    if filters.supervised is not None:
+        cases = (
+            cases.exclude(supervision="") if filters.supervised else cases.filter(supervision="")
+        )
     if filters.assigned_to_me:
         orgs = [m.organisation_id for m in memberships_of(user) if m.organisation_id]
         cases = cases.filter(assigned_org__in=orgs)
     if filters.q:
         cases = cases.filter(Q(number__icontains=filters.q) | Q(description__icontains=filters.q))
-    return cases.select_related("category__parent", "town", "village", "grid", "assigned_org")
+    return cases.select_related(
+        "category__parent", "town", "village", "grid", "assigned_org"
+    ).defer(*REGION_BOUNDARIES)
 
 
-# States in which the disposal clock is not running (closed, or not yet at a unit).
+# States in which the disposal clock is not running (closed, suspended, or never started).
 _STOPPED = [
     State.DRAFT,
     State.REJECTED,

@@ -18,39 +18,48 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from civicloop.accounts.models import (
     CENTRE_ROLES,
     Organisation,
-    OrgKind,
     Role,
     User,
 )
 from civicloop.accounts.selectors import Actor, memberships_of
-from civicloop.cases import errors
+from civicloop.cases import errors, routing, sla
 from civicloop.cases.errors import Code
 from civicloop.cases.events import event_record
 from civicloop.cases.models import (
+    CLOSED_STATES,
+    SUPERVISION_RANK,
     Case,
+    CaseAssist,
     CaseEvent,
+    CaseFollower,
     CaseNumberSequence,
     Category,
     ClosureReason,
+    Dispatch,
+    DispatchOutcome,
     EventType,
-    LimitUnit,
+    FollowVia,
     Photo,
     PhotoKind,
     RejectReason,
     ReturnReason,
+    Satisfaction,
     Source,
     State,
+    Supervision,
+    SupervisionKind,
     Urgency,
 )
-from civicloop.cases.selectors import membership_covers, region_covers
+from civicloop.cases.selectors import membership_assists, membership_covers
 from civicloop.cases.workflow import ACTIONS, Action
 from civicloop.lib import clock, photos
 from civicloop.lib.errors import DomainError, Forbidden
-from civicloop.regions.lookup import locate
+from civicloop.regions.lookup import locate, locate_all
 from civicloop.regions.models import Region
 
 
@@ -119,7 +128,7 @@ def _check_photos(uploads: Sequence[PhotoUpload], *, minimum: int = 0) -> list[_
 
 
 def _store_photos(
-    case: Case, event: CaseEvent, checked: list[_CheckedPhoto], kind: PhotoKind, by: User
+    case: Case, event: CaseEvent, checked: list[_CheckedPhoto], kind: PhotoKind, by: User | None
 ) -> None:
     private, public = storages["private"], storages["default"]
     created: list[tuple[Any, str]] = []
@@ -165,7 +174,7 @@ def _store_photos(
 def _apply(
     case: Case,
     action: Action,
-    actor: Actor,
+    actor: Actor | None,
     *,
     updates: dict[str, Any] | None = None,
     reason: str = "",
@@ -175,16 +184,19 @@ def _apply(
     photos: list[_CheckedPhoto] | None = None,
     photo_kind: PhotoKind = PhotoKind.EVIDENCE,
 ) -> CaseEvent:
-    """Move the case (compare-and-swap on its version) and append the event."""
+    """Move the case (compare-and-swap on its version), run its clocks and append the event."""
     _require_state(case, action)
     from_state = case.state
     target = action.target or State(case.state)
+    now = clock.now()
     changed = Case.objects.filter(pk=case.pk, version=case.version).update(
-        state=target, version=F("version") + 1, updated_at=clock.now(), **(updates or {})
+        state=target, version=F("version") + 1, updated_at=now, **(updates or {})
     )
     if changed != 1:
         raise errors.conflict()
     case.refresh_from_db()
+    by = actor.user if actor else None
+    _store_facts(case, sla.on_action(case, action.name, at=now, by=by))
     event = event_record(
         case=case,
         type=action.event,
@@ -197,43 +209,79 @@ def _apply(
         data=data,
     )
     if photos:
-        _store_photos(case, event, photos, photo_kind, actor.user)
+        _store_photos(case, event, photos, photo_kind, by)
     return event
+
+
+def _record(
+    case: Case,
+    actor: Actor | None,
+    type: EventType,
+    *,
+    note: str = "",
+    is_public: bool = False,
+    data: dict[str, Any] | None = None,
+    check_version: bool = True,
+) -> CaseEvent:
+    """Append an event that changes no state (a note, a follow, a merge into this case).
+    With `check_version` the case must still be the version the caller read."""
+    rows = Case.objects.filter(pk=case.pk)
+    if check_version:
+        rows = rows.filter(version=case.version)
+    if rows.update(version=F("version") + 1, updated_at=clock.now()) != 1:
+        raise errors.conflict()
+    case.refresh_from_db()
+    return event_record(
+        case=case, type=type, actor=actor, note=note, is_public=is_public, data=data
+    )
+
+
+def _store_facts(case: Case, facts: dict[str, Any]) -> None:
+    """Write the evaluation facts the clocks produced; the row is ours (the CAS just won)."""
+    changed = {name: value for name, value in facts.items() if getattr(case, name) != value}
+    if changed:
+        Case.objects.filter(pk=case.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(case, name, value)
 
 
 def _next_number(at: datetime) -> str:
     prefix = settings.CASE_NUMBER_PREFIX
     day = clock.local_date(at)
-    CaseNumberSequence.objects.get_or_create(prefix=prefix, day=day)
     # The UPDATE takes the row lock, so concurrent reports on one day get distinct numbers.
-    CaseNumberSequence.objects.filter(prefix=prefix, day=day).update(last=F("last") + 1)
-    last = CaseNumberSequence.objects.get(prefix=prefix, day=day).last
+    day_rows = CaseNumberSequence.objects.filter(prefix=prefix, day=day)
+    if not day_rows.update(last=F("last") + 1):
+        CaseNumberSequence.objects.get_or_create(prefix=prefix, day=day)
+        day_rows.update(last=F("last") + 1)
+    last = day_rows.values_list("last", flat=True).get()
     return f"{prefix}{day:%Y%m%d}{last:04d}"
 
 
+@dataclass(frozen=True)
+class _Place:
+    grid: Region
+    village: Region | None
+    town: Region | None
+    city: Region | None
+
+
 def _locate(lat: float, lon: float) -> Region:
+    return _place(lat, lon).grid
+
+
+def _place(lat: float, lon: float) -> _Place:
+    """The grid of a point and the regions above it (one query on the usual four levels)."""
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise errors.invalid(Code.OUTSIDE_CITY, "坐标无效")
+    placement = locate_all(lat, lon)
+    if placement is not None:
+        return _Place(placement.grid, placement.village, placement.town, placement.city)
     grid = locate(lat, lon)
     if grid is None:
         raise errors.invalid(Code.OUTSIDE_CITY, "该位置不在本市网格范围内，请重新选择位置")
-    return grid
-
-
-def _due_at(category: Category, urgency: str, start: datetime) -> datetime | None:
-    """The disposal deadline from the category's limit.
-
-    Counts calendar hours/days for now; the working-calendar SLA engine replaces this.
-    """
-    if urgency == Urgency.URGENT:
-        value, unit = category.limit_urgent, category.limit_urgent_unit
-    else:
-        value, unit = category.limit_normal, category.limit_normal_unit
-    if not value:
-        return None
-    if unit == LimitUnit.WORKING_DAYS:
-        return start + timedelta(days=value)
-    return start + timedelta(hours=value)
+    village = grid.parent
+    town = village.parent if village else None
+    return _Place(grid, village, town, town.parent if town else None)
 
 
 _PUBLIC_SOURCES = {
@@ -287,10 +335,8 @@ def case_report(
     description = _require_text(description, Code.DESCRIPTION_REQUIRED, "请填写问题描述")
     _valid_category(category)
     checked = _check_photos(photos)
-    grid = _locate(lat, lon)
+    place = _place(lat, lon)
     case_source = _report_source(by, source)
-    village = grid.parent
-    town = village.parent if village else None
     now = clock.now()
     case = Case.objects.create(
         number=_next_number(now),
@@ -302,17 +348,20 @@ def case_report(
         lat=lat,
         lon=lon,
         address=address.strip(),
-        grid=grid,
-        village=village,
-        town=town,
-        city=town.parent if town else None,
+        grid=place.grid,
+        village=place.village,
+        town=place.town,
+        city=place.city,
         reporter=by,
         reporter_name=reporter_name.strip() or by.name,
         reporter_phone=reporter_phone.strip(),
         is_anonymous=is_anonymous,
         reported_at=now,
         updated_at=now,
+        sla_version_id=sla.current_version_id(now),
     )
+    if not draft:
+        _store_facts(case, sla.on_action(case, "report", at=now, by=by, fresh=True))
     event = event_record(
         case=case,
         type=EventType.DRAFTED if draft else EventType.REPORTED,
@@ -332,7 +381,8 @@ def case_submit_draft(*, case: Case, by: User) -> Case:
     if case.reporter_id != by.pk:
         raise errors.role_not_allowed(str(action.label))
     now = clock.now()
-    _apply(case, action, _public_actor(by), updates={"reported_at": now})
+    updates = {"reported_at": now, "sla_version_id": sla.current_version_id(now)}
+    _apply(case, action, _public_actor(by), updates=updates)
     return case
 
 
@@ -376,15 +426,10 @@ def case_file(
     actor = _acting(by, case, action)
     category = _valid_category(category) if category else case.category
     urgency = urgency or Urgency(case.urgency)
-    now = clock.now()
-    updates: dict[str, Any] = {
-        "category": category,
-        "urgency": urgency,
-        "filed_at": now,
-        "due_at": _due_at(category, urgency, now),
-    }
+    updates: dict[str, Any] = {"category": category, "urgency": urgency, "filed_at": clock.now()}
     data = {"category": category.full_code, "urgency": urgency}
     _apply(case, action, actor, updates=updates, note=note.strip(), data=data)
+    _auto_route(case)
     return case
 
 
@@ -393,7 +438,10 @@ def case_reject(*, case: Case, by: User, reason: RejectReason, note: str = "") -
     action = ACTIONS["reject"]
     actor = _acting(by, case, action)
     note = _require_text(note, Code.NOTE_REQUIRED, "请填写不予受理的说明")
-    _apply(case, action, actor, reason=reason, note=note, updates={"assigned_org": None})
+    updates = {"assigned_org": None, "supervision": ""}
+    _apply(case, action, actor, reason=reason, note=note, updates=updates)
+    _lift_all(case, by, clock.now())
+    case.assists.filter(ended_at__isnull=True).update(ended_at=clock.now())
     return case
 
 
@@ -426,23 +474,109 @@ def case_merge(*, case: Case, into: Case, by: User, note: str = "") -> Case:
         note=note.strip(),
         data={"into": into.number},
     )
+    _merge_followers(case, into, actor)
     return case
 
 
-# ---------------------------------------------------------------- dispatch and disposal
+def _merge_followers(case: Case, into: Case, actor: Actor) -> None:
+    """The reporter and the followers of a duplicate follow the parent from now on."""
+    users = set(case.followers.values_list("user_id", flat=True))
+    if case.reporter_id is not None:
+        users.add(case.reporter_id)
+    users -= set(into.followers.values_list("user_id", flat=True)) | {into.reporter_id}
+    now = clock.now()
+    CaseFollower.objects.bulk_create(
+        CaseFollower(case=into, user_id=user, via=FollowVia.MERGED, created_at=now)
+        for user in sorted(users)
+    )
+    data = {"from": case.number, "followers": len(users)}
+    _record(into, actor, EventType.MERGED_IN, is_public=True, data=data, check_version=False)
 
-_DISPATCHABLE = {OrgKind.DEPARTMENT, OrgKind.PLATFORM, OrgKind.COMMUNITY}
+
+# ---------------------------------------------------------------- dispatch and disposal
 
 
 @transaction.atomic
 def case_dispatch(*, case: Case, to: Organisation, by: User, note: str = "") -> Case:
     action = ACTIONS["dispatch"]
     actor = _acting(by, case, action)
-    if to.kind not in _DISPATCHABLE or not to.is_active or not region_covers(to.region, case):
+    if not routing.can_take(to, case):
         raise errors.invalid(Code.TARGET_INVALID, "该单位不能承办此案件")
-    updates = {"assigned_org": to, "dispatch_count": F("dispatch_count") + 1}
-    _apply(case, action, actor, updates=updates, note=note.strip(), data={"to": to.code})
+    _dispatch(case, to, actor, note=note.strip(), route=routing.route_for(case))
     return case
+
+
+def _dispatch(
+    case: Case,
+    to: Organisation,
+    actor: Actor | None,
+    *,
+    note: str = "",
+    route: routing.Route | None,
+    auto: bool = False,
+) -> None:
+    """Hand the case to a lead unit; the routing suggestion of the moment is kept with it."""
+    updates = {"assigned_org": to, "dispatch_count": F("dispatch_count") + 1}
+    data: dict[str, Any] = {
+        "to": to.code,
+        "suggested": route.organisation.code if route else None,
+    }
+    if auto and route is not None:
+        data.update(auto=True, rule=route.rule.pk)
+    _apply(case, ACTIONS["dispatch"], actor, updates=updates, note=note, data=data)
+    now = clock.now()
+    Dispatch.objects.create(
+        case=case,
+        organisation=to,
+        by=actor.user if actor else None,
+        by_role=actor.role if actor else "",
+        at=now,
+        is_auto=auto,
+        rule=route.rule if route else None,
+        suggested=route.organisation if route else None,
+    )
+    # The new lead is no longer an assisting unit.
+    case.assists.filter(organisation=to, ended_at__isnull=True).update(ended_at=now)
+
+
+def _auto_route(case: Case, *, exclude: int | None = None) -> None:
+    """Dispatch at once when the best rule says so (never back to the unit that returned it)."""
+    route = routing.route_for(case)
+    if route is not None and route.auto and route.organisation.pk != exclude:
+        _dispatch(case, route.organisation, None, route=route, auto=True)
+
+
+def _settle_dispatch(case: Case, outcome: DispatchOutcome) -> None:
+    case.dispatches.filter(outcome=DispatchOutcome.PENDING).update(
+        outcome=outcome, outcome_at=clock.now()
+    )
+
+
+@transaction.atomic
+def case_recall(*, case: Case, by: User, note: str) -> Case:
+    """撤回派遣: the centre takes a case back from a unit that has not claimed it yet."""
+    action = ACTIONS["recall"]
+    actor = _acting(by, case, action)
+    note = _require_text(note, Code.REASON_REQUIRED, _("撤回派遣必须说明理由"))
+    _recall(case, actor, note=note)
+    return case
+
+
+def _recall(case: Case, actor: Actor, *, note: str = "", reason: str = "") -> None:
+    org = case.assigned_org
+    data = {"from": org.code if org else None}
+    updates = {"assigned_org": None}
+    _apply(
+        case,
+        ACTIONS["recall"],
+        actor,
+        updates=updates,
+        note=note,
+        reason=reason,
+        is_public=False,
+        data=data,
+    )
+    _settle_dispatch(case, DispatchOutcome.RECALLED)
 
 
 @transaction.atomic
@@ -452,6 +586,7 @@ def case_return(*, case: Case, by: User, reason: ReturnReason, note: str) -> Cas
     note = _require_text(note, Code.REASON_REQUIRED, "退回必须说明理由")
     updates = {"assigned_org": None, "return_count": F("return_count") + 1}
     _apply(case, action, actor, updates=updates, reason=reason, note=note)
+    _settle_dispatch(case, DispatchOutcome.RETURNED)
     return case
 
 
@@ -459,6 +594,7 @@ def case_return(*, case: Case, by: User, reason: ReturnReason, note: str) -> Cas
 def case_claim(*, case: Case, by: User, note: str = "") -> Case:
     action = ACTIONS["claim"]
     _apply(case, action, _acting(by, case, action), note=note.strip())
+    _settle_dispatch(case, DispatchOutcome.CLAIMED)
     return case
 
 
@@ -477,13 +613,16 @@ def case_request_extension(*, case: Case, by: User, until: datetime, note: str) 
 def case_decide_extension(*, case: Case, by: User, approve: bool, note: str = "") -> Case:
     action = ACTIONS["approve_extension" if approve else "deny_extension"]
     actor = _acting(by, case, action)
-    updates: dict[str, Any] = {}
     if approve:
         request = case.events.filter(type=EventType.EXTENSION_REQUESTED).order_by("-seq")[0]
-        updates["due_at"] = datetime.fromisoformat(request.data["until"])
+        until = datetime.fromisoformat(request.data["until"])
+        data = {"until": request.data["until"]}
     else:
         note = _require_text(note, Code.REASON_REQUIRED, "驳回延期必须说明理由")
-    _apply(case, action, actor, updates=updates, note=note.strip(), is_public=False)
+        data = {}
+    _apply(case, action, actor, note=note.strip(), is_public=False, data=data)
+    if approve:
+        _store_facts(case, sla.extend(case, until=until, at=clock.now()))
     return case
 
 
@@ -562,8 +701,15 @@ def case_close(
     if case.checked_at is None:
         raise DomainError(Code.VERIFICATION_REQUIRED, "核查通过后才能结案", status=409)
     now = clock.now()
-    updates = {"closed_at": now, "closure_reason": reason}
+    updates = {
+        "closed_at": now,
+        "closure_reason": reason,
+        "supervision": "",
+        **sla.closing_facts(case),
+    }
     _apply(case, action, actor, updates=updates, reason=reason, note=note.strip())
+    _lift_all(case, by, now)
+    case.assists.filter(ended_at__isnull=True).update(ended_at=now)
     return case
 
 
@@ -618,8 +764,9 @@ def case_resolve_on_spot(
     note: str = "",
 ) -> Case:
     """自处置: a grid worker fixes a small problem at once; the record is still complete."""
+    if not before:
+        raise errors.invalid(Code.PHOTOS_REQUIRED, "请至少上传1张处置前照片")
     checked_after = _check_photos(after, minimum=1)
-    _check_photos(before, minimum=1)
     grid = _locate(lat, lon)
     membership = next(
         (m for m in memberships_of(by) if m.role == Role.GRID_WORKER and m.region.contains(grid)),
@@ -654,6 +801,13 @@ def case_resolve_on_spot(
     return case
 
 
+_ON_SPOT_CLOCKS = {
+    EventType.FILED: "file",
+    EventType.SUBMITTED: "submit",
+    EventType.CHECK_PASSED: "check_pass",
+}
+
+
 def _record_on_spot_step(
     case: Case,
     actor: Actor,
@@ -664,10 +818,15 @@ def _record_on_spot_step(
     after: list[_CheckedPhoto],
 ) -> None:
     from_state = case.state
+    now = clock.now()
+    if event_type == EventType.CLOSED:
+        updates = {**updates, **sla.closing_facts(case)}
     Case.objects.filter(pk=case.pk).update(
-        state=target or from_state, version=F("version") + 1, updated_at=clock.now(), **updates
+        state=target or from_state, version=F("version") + 1, updated_at=now, **updates
     )
     case.refresh_from_db()
+    if event_type in _ON_SPOT_CLOCKS:
+        _store_facts(case, sla.on_action(case, _ON_SPOT_CLOCKS[event_type], at=now, by=actor.user))
     event = event_record(
         case=case,
         type=event_type,
@@ -688,24 +847,277 @@ def case_add_note(*, case: Case, by: User, text: str, is_public: bool) -> CaseEv
     text = _require_text(text, Code.NOTE_REQUIRED, "请填写内容")
     is_reporter_update = case.reporter_id == by.pk and is_public
     actor = _public_actor(by) if is_reporter_update else _note_actor(by, case)
-    changed = Case.objects.filter(pk=case.pk, version=case.version).update(
-        version=F("version") + 1, updated_at=clock.now()
-    )
-    if changed != 1:
-        raise errors.conflict()
-    case.refresh_from_db()
-    return event_record(
-        case=case,
-        type=EventType.PUBLIC_UPDATE if is_public else EventType.NOTE,
-        actor=actor,
-        note=text,
-        is_public=is_public,
-    )
+    type = EventType.PUBLIC_UPDATE if is_public else EventType.NOTE
+    return _record(case, actor, type, note=text, is_public=is_public)
 
 
-def _note_actor(by: User, case: Case) -> Actor:
+def _note_actor(by: User, case: Case, what: str = "备注") -> Actor:
+    """Staff covering the case, and assisting (会办) units, may add notes and evidence."""
     for membership in memberships_of(by):
         role = Role(membership.role)
-        if role not in {Role.RESIDENT, Role.VOLUNTEER} and membership_covers(membership, case):
+        if role in {Role.RESIDENT, Role.VOLUNTEER}:
+            continue
+        if membership_covers(membership, case) or membership_assists(membership, case):
             return Actor(by, role, membership.organisation, membership.region)
-    raise errors.role_not_allowed("备注")
+    raise errors.role_not_allowed(what)
+
+
+@transaction.atomic
+def case_add_evidence(
+    *, case: Case, by: User, photos: Sequence[PhotoUpload], note: str = ""
+) -> CaseEvent:
+    """补充照片: staff on the case, including assisting units, add evidence photos."""
+    actor = _note_actor(by, case, str(_("补充照片")))
+    checked = _check_photos(photos, minimum=1)
+    event = _record(case, actor, EventType.PHOTOS_ADDED, note=note.strip(), is_public=False)
+    _store_photos(case, event, checked, PhotoKind.EVIDENCE, by)
+    return event
+
+
+# ---------------------------------------------------------------- supervision
+
+SUPERVISION_ROLES = {
+    SupervisionKind.URGE: frozenset(
+        {Role.INTAKE_CLERK, Role.DISPATCHER, Role.SHIFT_LEAD, Role.EVALUATOR, Role.ADMINISTRATOR}
+    ),
+    SupervisionKind.SUPERVISE: frozenset({Role.SHIFT_LEAD, Role.EVALUATOR, Role.ADMINISTRATOR}),
+    SupervisionKind.LISTED: frozenset({Role.EVALUATOR, Role.ADMINISTRATOR}),
+}
+
+
+@transaction.atomic
+def case_supervise(
+    *,
+    case: Case,
+    by: User,
+    kind: SupervisionKind,
+    note: str,
+    due_at: datetime | None = None,
+) -> Supervision:
+    """催办 / 督办 / 挂牌督办: the strongest active one is the mark shown on the case."""
+    action = ACTIONS["supervise"]
+    actor = _acting(by, case, action)
+    label = str(SupervisionKind(kind).label)
+    if actor.role not in SUPERVISION_ROLES[kind] and not by.is_superuser:
+        raise errors.role_not_allowed(label)
+    note = _require_text(note, Code.NOTE_REQUIRED, _("请填写督办要求"))
+    now = clock.now()
+    if due_at is not None and due_at <= now:
+        raise errors.invalid(Code.DEADLINE_INVALID, _("督办期限必须晚于当前时间"))
+    current = SUPERVISION_RANK.get(SupervisionKind(case.supervision), 0) if case.supervision else 0
+    mark = kind if SUPERVISION_RANK[kind] >= current else case.supervision
+    data = {"kind": kind, "due_at": due_at.isoformat() if due_at else None}
+    # 挂牌督办 is public (the case is listed); reminders and supervision are internal.
+    _apply(
+        case,
+        action,
+        actor,
+        updates={"supervision": mark},
+        note=note,
+        data=data,
+        is_public=kind == SupervisionKind.LISTED,
+    )
+    return Supervision.objects.create(
+        case=case,
+        kind=kind,
+        issued_by=by,
+        issuer_role=actor.role,
+        issuer_org=actor.organisation,
+        issued_at=now,
+        due_at=due_at,
+        note=note,
+    )
+
+
+@transaction.atomic
+def case_supervision_lift(*, case: Case, by: User, note: str = "") -> Case:
+    """Lift every active supervision of the case (closing a case lifts them too)."""
+    action = ACTIONS["lift_supervision"]
+    actor = _acting(by, case, action)
+    active = list(case.supervisions.filter(lifted_at__isnull=True).values_list("kind", flat=True))
+    if not active:
+        raise errors.invalid(Code.NO_SUPERVISION, _("该案件当前没有督办"))
+    _apply(
+        case,
+        action,
+        actor,
+        updates={"supervision": ""},
+        note=note.strip(),
+        data={"kinds": active},
+        is_public=SupervisionKind.LISTED in active,
+    )
+    _lift_all(case, by, clock.now())
+    return case
+
+
+def _lift_all(case: Case, by: User | None, at: datetime) -> None:
+    case.supervisions.filter(lifted_at__isnull=True).update(lifted_at=at, lifted_by=by)
+
+
+# ---------------------------------------------------------------- routing changes and 会办
+
+
+@transaction.atomic
+def case_reclassify(
+    *,
+    case: Case,
+    by: User,
+    category: Category | None = None,
+    urgency: Urgency | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    address: str | None = None,
+    note: str = "",
+) -> Case:
+    """Change the category, urgency or location before a unit claims the case. Running clocks
+    take the new limits; a dispatched case goes to the unit the rules now name."""
+    action = ACTIONS["reclassify"]
+    actor = _acting(by, case, action)
+    updates, changes = _reclassification(case, actor, category, urgency, lat, lon, address)
+    if not changes:
+        raise errors.invalid(Code.NOTHING_CHANGED, _("没有需要修改的内容"))
+    _apply(case, action, actor, updates=updates, note=note.strip(), is_public=False, data=changes)
+    _reroute(case, actor)
+    return case
+
+
+def _reclassification(
+    case: Case,
+    actor: Actor,
+    category: Category | None,
+    urgency: Urgency | None,
+    lat: float | None,
+    lon: float | None,
+    address: str | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    updates: dict[str, Any] = {}
+    changes: dict[str, Any] = {}
+    if category is not None and category.pk != case.category_id:
+        _valid_category(category)
+        updates["category"] = category
+        changes["category"] = [case.category.full_code, category.full_code]
+    if urgency is not None and urgency != case.urgency:
+        updates["urgency"] = urgency
+        changes["urgency"] = [case.urgency, urgency]
+    if (lat is None) != (lon is None):
+        raise errors.invalid(Code.OUTSIDE_CITY, _("请同时提供纬度和经度"))
+    if lat is not None and lon is not None and (lat, lon) != (case.lat, case.lon):
+        updates.update(_relocation(case, actor, lat, lon))
+        changes["location"] = [[case.lat, case.lon], [lat, lon]]
+        changes["grid"] = [case.grid.code if case.grid else None, updates["grid"].code]
+    if address is not None and address.strip() != case.address:
+        updates["address"] = address.strip()
+        changes["address"] = [case.address, address.strip()]
+    return updates, changes
+
+
+def _relocation(case: Case, actor: Actor, lat: float, lon: float) -> dict[str, Any]:
+    place = _place(lat, lon)
+    if actor.region is not None and not actor.region.contains(place.grid):
+        raise errors.invalid(Code.OUTSIDE_JURISDICTION, _("新位置不在您的管辖范围内"))
+    return {
+        "lat": lat,
+        "lon": lon,
+        "grid": place.grid,
+        "village": place.village,
+        "town": place.town,
+        "city": place.city,
+    }
+
+
+def _reroute(case: Case, actor: Actor) -> None:
+    if case.state == State.DISPATCHED:
+        route = routing.route_for(case)
+        if route is None or route.organisation.pk == case.assigned_org_id:
+            return
+        _recall(case, actor, reason="rerouted")
+    if case.state in (State.FILED, State.RETURNED):
+        _auto_route(case, exclude=_last_returned_by(case))
+
+
+def _last_returned_by(case: Case) -> int | None:
+    last = case.dispatches.filter(outcome=DispatchOutcome.RETURNED).order_by("-at", "-id").first()
+    return last.organisation_id if last else None
+
+
+@transaction.atomic
+def case_assist_add(*, case: Case, to: Organisation, by: User, note: str = "") -> CaseAssist:
+    """会办: an assisting unit joins the lead unit on the case."""
+    action = ACTIONS["add_assist"]
+    actor = _acting(by, case, action)
+    if not routing.can_take(to, case) or to.pk == case.assigned_org_id:
+        raise errors.invalid(Code.ASSIST_INVALID, _("该单位不能作为此案件的会办单位"))
+    if case.assists.filter(organisation=to, ended_at__isnull=True).exists():
+        raise errors.invalid(Code.ASSIST_INVALID, _("该单位已在会办此案件"))
+    note = note.strip()
+    _apply(case, action, actor, note=note, is_public=False, data={"org": to.code})
+    return CaseAssist.objects.create(
+        case=case, organisation=to, added_by=by, added_at=clock.now(), note=note
+    )
+
+
+@transaction.atomic
+def case_assist_end(*, case: Case, organisation: Organisation, by: User, note: str = "") -> Case:
+    action = ACTIONS["end_assist"]
+    actor = _acting(by, case, action)
+    active = case.assists.filter(organisation=organisation, ended_at__isnull=True).first()
+    if active is None:
+        raise errors.invalid(Code.ASSIST_INVALID, _("该单位没有在会办此案件"))
+    data = {"org": organisation.code}
+    _apply(case, action, actor, note=note.strip(), is_public=False, data=data)
+    CaseAssist.objects.filter(pk=active.pk).update(ended_at=clock.now())
+    return case
+
+
+# ---------------------------------------------------------------- the public: follow and rate
+
+
+@transaction.atomic
+def case_follow(*, case: Case, by: User) -> CaseFollower:
+    """我也遇到: follow an open case instead of reporting it again."""
+    if case.state in CLOSED_STATES or case.state == State.DRAFT:
+        raise errors.invalid(Code.FOLLOW_INVALID, _("只能关注未办结的案件"))
+    if case.reporter_id == by.pk:
+        raise errors.invalid(Code.FOLLOW_INVALID, _("这是您上报的案件，无需关注"))
+    if case.followers.filter(user=by).exists():
+        raise errors.invalid(Code.ALREADY_FOLLOWING, _("您已关注该案件"))
+    _record(case, _public_actor(by), EventType.FOLLOWED, is_public=True)
+    return CaseFollower.objects.create(
+        case=case, user=by, via=FollowVia.ME_TOO, created_at=clock.now()
+    )
+
+
+@transaction.atomic
+def case_unfollow(*, case: Case, by: User) -> Case:
+    row = case.followers.filter(user=by).first()
+    if row is None:
+        raise errors.invalid(Code.NOT_FOLLOWING, _("您没有关注该案件"))
+    _record(case, _public_actor(by), EventType.UNFOLLOWED, is_public=False)
+    row.delete()
+    return case
+
+
+def rate_days() -> int:
+    return int(getattr(settings, "CASE_RATE_DAYS", settings.CASE_REOPEN_DAYS))
+
+
+@transaction.atomic
+def case_rate(*, case: Case, by: User, satisfaction: Satisfaction, note: str = "") -> Case:
+    """满意/基本满意/不满意: the reporter within the window, or the centre's 12345 回访."""
+    action = ACTIONS["rate"]
+    _require_state(case, action)
+    if case.reporter_id == by.pk and not _has_action_role(by, case, action):
+        window = timedelta(days=rate_days())
+        if case.closed_at is None or clock.now() - case.closed_at > window:
+            raise errors.invalid(
+                Code.RATE_WINDOW_PASSED, _("结案超过%(days)d天，不能评价") % {"days": rate_days()}
+            )
+        actor, via = _public_actor(by), "reporter"
+    else:
+        actor, via = _acting(by, case, action), "callback"
+    if case.rated_at and case.closed_at and case.rated_at >= case.closed_at:
+        raise errors.invalid(Code.ALREADY_RATED, _("本次办理结果已评价"))
+    updates = {"satisfaction": satisfaction, "rated_at": clock.now()}
+    data = {"satisfaction": satisfaction, "via": via}
+    _apply(case, action, actor, updates=updates, note=note.strip(), data=data)
+    return case

@@ -23,6 +23,34 @@ DISPATCH = frozenset({R.DISPATCHER, R.SHIFT_LEAD})
 UNIT = frozenset({R.UNIT_HANDLER, R.UNIT_HEAD})
 CHECK = frozenset({R.VERIFIER, R.GRID_WORKER, R.SHIFT_LEAD})
 SITE = frozenset({R.GRID_WORKER, R.VERIFIER})
+SUPERVISORS = frozenset({R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEAD, R.EVALUATOR, R.ADMINISTRATOR})
+SENIOR = frozenset({R.SHIFT_LEAD, R.EVALUATOR, R.ADMINISTRATOR})
+# Open states after the report was submitted: where supervision makes sense.
+OPEN = {
+    S.REPORTED,
+    S.VERIFYING,
+    S.FILED,
+    S.DISPATCHED,
+    S.RETURNED,
+    S.ACCEPTED,
+    S.EXTENSION_REQUESTED,
+    S.SUSPENSION_REQUESTED,
+    S.SUSPENDED,
+    S.SUBMITTED,
+    S.REWORK,
+    S.REOPENED,
+}
+CENTRE_DESK = INTAKE | DISPATCH
+# From dispatch until the unit's work is checked: while a lead unit holds the case.
+AT_UNIT = {
+    S.DISPATCHED,
+    S.ACCEPTED,
+    S.EXTENSION_REQUESTED,
+    S.SUSPENSION_REQUESTED,
+    S.SUSPENDED,
+    S.SUBMITTED,
+    S.REWORK,
+}
 STAFF_NOTE = frozenset(
     {R.INTAKE_CLERK, R.DISPATCHER, R.SHIFT_LEAD, R.VERIFIER, R.EVALUATOR, R.GRID_WORKER} | UNIT
 )
@@ -81,6 +109,7 @@ _ACTIONS = [
         DISPATCH,
         EventType.DISPATCHED,
     ),
+    _action("recall", _("撤回派遣"), {S.DISPATCHED}, S.FILED, DISPATCH, EventType.RECALLED),
     _action("return", _("退回"), {S.DISPATCHED}, S.RETURNED, UNIT, EventType.RETURNED),
     _action("claim", _("签收"), {S.DISPATCHED}, S.ACCEPTED, UNIT, EventType.CLAIMED),
     _action(
@@ -147,6 +176,23 @@ _ACTIONS = [
     ),
     # The reporter may reopen too (checked by the service, not by role).
     _action("reopen", _("重新打开"), {S.CLOSED}, S.REOPENED, INTAKE, EventType.REOPENED),
+    # A change of category or location before the unit claims the case; it re-routes.
+    _action(
+        "reclassify",
+        _("修改分类或位置"),
+        {S.REPORTED, S.VERIFYING, S.FILED, S.DISPATCHED, S.RETURNED, S.REOPENED},
+        None,
+        CENTRE_DESK,
+        EventType.RECLASSIFIED,
+    ),
+    # 会办: assisting units next to the lead unit.
+    _action("add_assist", _("增加会办单位"), AT_UNIT, None, DISPATCH, EventType.ASSIST_ADDED),
+    _action("end_assist", _("结束会办"), AT_UNIT, None, DISPATCH, EventType.ASSIST_ENDED),
+    # The reporter rates (checked by the service); the centre records a 12345 回访 rating.
+    _action("rate", _("评价"), {S.CLOSED}, None, INTAKE, EventType.RATED),
+    # 催办 by any supervisor; 督办 and 挂牌督办 need seniority (checked by the service per kind).
+    _action("supervise", _("督办"), OPEN, None, SUPERVISORS, EventType.SUPERVISED),
+    _action("lift_supervision", _("解除督办"), OPEN, None, SENIOR, EventType.SUPERVISION_LIFTED),
 ]
 
 ACTIONS: dict[str, Action] = {a.name: a for a in _ACTIONS}

@@ -52,6 +52,13 @@ VALUE_COLUMNS = ("rtd", "avg", "min", "max", "cou", "zs_rtd", "zs_avg", "zs_min"
 DATA_COLUMNS = (*VALUE_COLUMNS, "flag", "eflag", "sample_time", "source")
 READING_COLUMNS = (*KEY_COLUMNS, *DATA_COLUMNS, "received_at")
 _STAGE_TABLE = "monitoring_reading_stage"
+# Choices' .values is rebuilt on every access; rows are validated by the thousand.
+_READINGKIND_VALUES = frozenset(ReadingKind.values)
+_READINGSOURCE_VALUES = frozenset(ReadingSource.values)
+_FACILITYSTATUSKIND_VALUES = frozenset(FacilityStatusKind.values)
+_FRAMEVERDICT_VALUES = frozenset(FrameVerdict.values)
+_REJECTREASON_VALUES = frozenset(RejectReason.values)
+_PROTOCOLEDITION_VALUES = frozenset(ProtocolEdition.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +102,8 @@ class ReadingRow:
     received_at: datetime | None = None  # None: the time of the store call
 
     def __post_init__(self) -> None:
-        _require_choice("kind", self.kind, ReadingKind.values)
-        _require_choice("source", self.source, ReadingSource.values)
+        _require_choice("kind", self.kind, _READINGKIND_VALUES)
+        _require_choice("source", self.source, _READINGSOURCE_VALUES)
         _require_text("code", self.code, CODE_MAX_LENGTH)
         _require_short("flag", self.flag, FLAG_MAX_LENGTH)
         _require_short("eflag", self.eflag, FLAG_MAX_LENGTH)
@@ -121,7 +128,7 @@ class StatusRow:
     received_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        _require_choice("kind", self.kind, FacilityStatusKind.values)
+        _require_choice("kind", self.kind, _FACILITYSTATUSKIND_VALUES)
         _require_text("code", self.code, CODE_MAX_LENGTH)
         _require_aware("data_time", self.data_time)
         _require_aware("received_at", self.received_at)
@@ -161,11 +168,11 @@ class RawFrameRow:
 
     def __post_init__(self) -> None:
         _require_aware("received_at", self.received_at)
-        _require_choice("verdict", self.verdict, FrameVerdict.values)
+        _require_choice("verdict", self.verdict, _FRAMEVERDICT_VALUES)
         if self.verdict == FrameVerdict.ACCEPTED and (self.reason or self.point_id is None):
             raise ValueError("an accepted frame needs a point and no reject reason")
         if self.verdict == FrameVerdict.REJECTED:
-            _require_choice("reason", self.reason, RejectReason.values)
+            _require_choice("reason", self.reason, _REJECTREASON_VALUES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,7 +270,7 @@ def record_protocol_edition(*, point_id: int, edition: str) -> bool:
 
     "unknown" never replaces a known edition.
     """
-    _require_choice("edition", edition, ProtocolEdition.values)
+    _require_choice("edition", edition, _PROTOCOLEDITION_VALUES)
     if edition == ProtocolEdition.UNKNOWN:
         return False
     points = MonitoringPoint.objects.filter(pk=point_id).exclude(protocol_edition=edition)
@@ -278,17 +285,48 @@ class PointSeen:
 
 def mark_points_seen(seen: Mapping[int, PointSeen]) -> None:
     """Move last_seen_at/last_data_time forward (never back); an offline point is active again."""
-    for point_id, point_seen in sorted(seen.items()):  # one lock order for concurrent writers
-        updates: dict[str, Any] = {
-            "last_seen_at": _later("last_seen_at", point_seen.at),
-            "status": Case(
-                When(status=PointStatus.OFFLINE, then=Value(PointStatus.ACTIVE)),
-                default=F("status"),
-            ),
-        }
-        if point_seen.data_time is not None:
-            updates["last_data_time"] = _later("last_data_time", point_seen.data_time)
-        MonitoringPoint.objects.filter(pk=point_id).update(**updates)
+    if not seen:
+        return
+    ordered = sorted(seen.items())  # one lock order for concurrent writers
+    if connection.vendor != "postgresql":
+        for point_id, point_seen in ordered:
+            _mark_point_seen(point_id, point_seen)
+        return
+    table = _quote(MonitoringPoint._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [[point_id for point_id, _ in ordered]],
+        )
+        cursor.execute(
+            f"UPDATE {table} AS p SET "
+            "last_seen_at = GREATEST(COALESCE(p.last_seen_at, v.seen_at), v.seen_at), "
+            "last_data_time = CASE WHEN v.data_time IS NULL THEN p.last_data_time "
+            "ELSE GREATEST(COALESCE(p.last_data_time, v.data_time), v.data_time) END, "
+            "status = CASE WHEN p.status = %s THEN %s ELSE p.status END "
+            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS v(id, seen_at, data_time) WHERE p.id = v.id",
+            [
+                str(PointStatus.OFFLINE),
+                str(PointStatus.ACTIVE),
+                [point_id for point_id, _ in ordered],
+                [point_seen.at for _, point_seen in ordered],
+                [point_seen.data_time for _, point_seen in ordered],
+            ],
+        )
+
+
+def _mark_point_seen(point_id: int, point_seen: PointSeen) -> None:
+    updates: dict[str, Any] = {
+        "last_seen_at": _later("last_seen_at", point_seen.at),
+        "status": Case(
+            When(status=PointStatus.OFFLINE, then=Value(PointStatus.ACTIVE)),
+            default=F("status"),
+        ),
+    }
+    if point_seen.data_time is not None:
+        updates["last_data_time"] = _later("last_data_time", point_seen.data_time)
+    MonitoringPoint.objects.filter(pk=point_id).update(**updates)
 
 
 def _first_per_key(rows: Sequence[ReadingRow]) -> list[ReadingRow]:
@@ -427,7 +465,7 @@ def _column_list(names: Iterable[str]) -> str:
 
 
 def _require_choice(name: str, value: object, allowed: Iterable[object]) -> None:
-    if value not in list(allowed):
+    if value not in allowed:
         raise ValueError(f"{name}={value!r} is not one of the allowed values")
 
 

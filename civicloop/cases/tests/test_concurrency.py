@@ -47,7 +47,10 @@ def test_claim_and_return_at_once_one_wins(people: People, world: World) -> None
     case = case_in(State.DISPATCHED, people, world)
     claim = lambda: services.case_claim(case=Case.objects.get(pk=case.pk), by=people.handler)  # noqa: E731
     ret = lambda: services.case_return(  # noqa: E731
-        case=Case.objects.get(pk=case.pk), by=people.handler, reason=ReturnReason.OTHER, note="并发退回"
+        case=Case.objects.get(pk=case.pk),
+        by=people.handler,
+        reason=ReturnReason.OTHER,
+        note="并发退回",
     )
     outcome = _race(claim, ret)
     assert outcome[1] == "ok"

@@ -154,24 +154,35 @@ def test_case_in_another_town_is_placed_there(
     assert body["grid"]["name"] == "银苑社区第一网格"
 
 
+@pytest.mark.usefixtures("workcal")
 def test_filing_sets_the_deadline_from_the_category(
     people: People, world: World, client_for: Any
 ) -> None:
+    """Deadlines count working time (8:30–12:00, 14:00–17:30 on working days), not hours on the
+    wall clock: Thursday 26 November 2026, 9:00 in Yiwu (01:00 UTC)."""
     import datetime as dt
 
     at = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.UTC)
+    clerk = client_for(people.clerk)
+    due = {}
     with clock.frozen(at):
-        number = _report(client_for(people.resident)).json()["number"]
-        body = (
-            client_for(people.clerk)
-            .post(
+        for urgency in ("urgent", "normal"):
+            number = _report(client_for(people.resident)).json()["number"]
+            body = clerk.post(
                 f"/api/v1/cases/{number}/file",
-                {"urgency": "urgent"},
+                {"urgency": urgency},
                 content_type="application/json",
-            )
-            .json()
-        )
-    assert body["due_at"] == "2026-11-26T03:00:00Z"
+            ).json()
+            due[urgency] = body["due_at"]
+    # 紧急 2 工作时 → 11:00; 一般 4 工作时 → 9:00–12:00 and 14:00–15:00.
+    assert due == {"urgent": "2026-11-26T03:00:00Z", "normal": "2026-11-26T07:00:00Z"}
+    # Friday 16:00 + 4 working hours ends on Monday at 11:00 (03:00 UTC).
+    with clock.frozen(dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)):
+        number = _report(client_for(people.resident)).json()["number"]
+        body = clerk.post(
+            f"/api/v1/cases/{number}/file", {}, content_type="application/json"
+        ).json()
+    assert body["due_at"] == "2026-11-30T03:00:00Z"
 
 
 def test_token_clients_can_report(people: People, world: World, client: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from civicloop.cases.models import Case, CaseEvent, State
+from civicloop.cases.models import Case, CaseEvent, State, SupervisionKind
 from civicloop.cases.selectors import case_queryset_for
 from civicloop.cases.tests.journeys import case_in, reported
 from civicloop.cases.workflow import ACTIONS
@@ -52,6 +52,13 @@ SPECS: dict[str, tuple[str, str, dict[str, Any], bool]] = {
     "check_fail": ("check", "verifier", {"passed": "false", "note": "仍有残留"}, True),
     "close": ("close", "shift_lead", {}, False),
     "reopen": ("reopen", "resident", {"note": "问题复发"}, False),
+    "supervise": ("supervise", "shift_lead", {"kind": "supervise", "note": "请加快处置"}, False),
+    "lift_supervision": ("lift-supervision", "shift_lead", {"note": "已落实"}, False),
+    "recall": ("recall", "dispatcher", {"note": "派遣有误"}, False),
+    "reclassify": ("reclassify", "clerk", {"urgency": "urgent", "note": "升级为紧急"}, False),
+    "add_assist": ("assist", "dispatcher", {"to": "ccjd-yl"}, False),
+    "end_assist": ("end-assist", "dispatcher", {"org": "ccjd-yl"}, False),
+    "rate": ("rate", "resident", {"satisfaction": "satisfied"}, False),
 }
 
 
@@ -98,6 +105,16 @@ def test_action_from_state(
         from civicloop.cases import services
 
         services.case_check(case=case, by=people.verifier, passed=True)
+    if name == "end_assist" and state in action.sources:
+        from civicloop.cases import services
+
+        services.case_assist_add(case=case, to=world.parks, by=people.dispatcher)
+    if name == "lift_supervision" and state in action.sources:
+        from civicloop.cases import services
+
+        services.case_supervise(
+            case=case, by=people.clerk, kind=SupervisionKind.URGE, note="请尽快处理"
+        )
     actor = getattr(people, SPECS[name][1])
     before = _snapshot(case)
     response = _post(client_for(actor), case, name, people)

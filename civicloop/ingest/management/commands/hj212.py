@@ -1,4 +1,4 @@
-"""`civicloop hj212 decode|encode`: the HJ 212 codec on the command line."""
+"""`civicloop hj212 decode|encode|simulate`: the HJ 212 codec and a device simulator."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from civicloop.ingest import hj212
+from civicloop.ingest import hj212, simulate_command
 
 DECODE_HELP = """\
 Reads raw bytes (a capture of one or more frames; garbage between frames is skipped) and
@@ -71,7 +71,10 @@ class FrameSpec(BaseModel):
 
 
 class Command(BaseCommand):
-    help = "HJ 212 codec: `decode` a capture into JSON lines, `encode` JSON into frames."
+    help = (
+        "HJ 212 codec: `decode` a capture into JSON lines, `encode` JSON into frames; "
+        "`simulate` virtual devices against a listener."
+    )
     # A pure codec tool: it must work on a box whose settings or database are not set up.
     requires_system_checks: list[str] = []
 
@@ -101,6 +104,8 @@ class Command(BaseCommand):
             help="CRC variant (default: the object's crc_variant, else standard)",
         )
         self._add_io_arguments(encode, "print one frame per line with `\\r` `\\n` escaped")
+        simulate = actions.add_parser("simulate", help="virtual devices against a listener")
+        simulate_command.add_arguments(simulate)
 
     def _add_io_arguments(self, parser: argparse.ArgumentParser, escaped_help: str) -> None:
         parser.add_argument("--file", default="-", help="read this file instead of stdin")
@@ -108,6 +113,9 @@ class Command(BaseCommand):
         parser.add_argument("--escaped", action="store_true", help=escaped_help)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "simulate":
+            simulate_command.run(options, self.stdout)
+            return
         data = _read(options["file"])
         if options["action"] == "decode":
             text = self._decode(data, options)

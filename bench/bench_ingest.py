@@ -1,0 +1,296 @@
+"""Ingestion benchmarks against PostgreSQL: `python -m bench.bench_ingest [--quick]`.
+
+1. End to end: N virtual devices upload real-time data as fast as they are answered, over
+   loopback TCP, to a `civicloop ingest` process; readings per second durably stored *and*
+   acknowledged (a device sends its next frame only after the 9014). In the same run the same
+   rows are deleted and COPYed back into `monitoring_reading` in one transaction: the ratio
+   of the two rates is the figure of merit (target ≥ 60 %).
+2. Connections: 20,000 devices, one upload every 30 s each, p99 acknowledgement latency
+   (target < 200 ms). The bench raises RLIMIT_NOFILE to the hard limit; when one process
+   cannot hold every socket (hard limit too low), the listener runs as several processes
+   on one port (SO_REUSEPORT) and the result says so.
+
+Uses its own database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
+civicloop_bench), created and migrated with `civicloop migrate`. Everything talks to the
+database through subprocesses or psycopg, so `run()` works in any process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from civicloop.ingest.simulator import (
+    DeviceBehaviour,
+    latency_summary,
+    make_specs,
+    simulate,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CIVICLOOP = ROOT / ".venv" / "bin" / "civicloop"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicloop_bench"
+READING_COLUMNS = (
+    "point_id, kind, code, data_time, rtd, avg, min, max, cou, zs_rtd, zs_avg, zs_min, zs_max, "
+    "flag, eflag, sample_time, source, received_at"
+)
+FD_RESERVE = 64  # descriptors a process needs besides its sockets
+
+
+def _civicloop(url: str, *args: str, timeout: float = 600) -> None:
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    subprocess.run([str(CIVICLOOP), *args], env=env, check=True, timeout=timeout)
+
+
+def prepare_database(url: str) -> None:
+    """Create the bench database if needed and migrate it."""
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    admin_url = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    _civicloop(url, "migrate", "-v0")
+
+
+def reset_points(url: str, prefix: str, count: int) -> list[int]:
+    """Remove what an earlier run left for `prefix`, register `count` fresh devices."""
+    with psycopg.connect(url) as conn:
+        ids = _point_ids(conn, prefix)
+        for table in ("monitoring_reading", "monitoring_rawframe"):
+            conn.execute(f"DELETE FROM {table} WHERE point_id = ANY(%s)", [ids])
+        conn.execute("DELETE FROM monitoring_rawframe WHERE mn LIKE %s", [prefix + "%"])
+        conn.execute("DELETE FROM monitoring_monitoringpoint WHERE id = ANY(%s)", [ids])
+    # Editions are set as if the devices had been seen before: steady state, not first contact.
+    code = (
+        "from civicloop.ingest.demo import register_points; "
+        "from civicloop.ingest.simulator import make_specs; "
+        "from civicloop.monitoring.models import MonitoringPoint; "
+        f"specs = make_specs({count}, prefix={prefix!r}); register_points(specs); "
+        "[MonitoringPoint.objects.filter(mn__in=[s.mn for s in specs if s.edition == e])"
+        ".update(protocol_edition=e) for e in ('2005', '2017')]"
+    )
+    _civicloop(url, "shell", "-v0", "-c", code)
+    with psycopg.connect(url) as conn:
+        return _point_ids(conn, prefix)
+
+
+def _point_ids(conn: psycopg.Connection[Any], prefix: str) -> list[int]:
+    rows = conn.execute(
+        "SELECT id FROM monitoring_monitoringpoint WHERE mn LIKE %s", [prefix + "%"]
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def raise_file_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@contextlib.contextmanager
+def listeners(url: str, port: int, processes: int, *args: str) -> Iterator[None]:
+    """`processes` × `civicloop ingest` on one port (SO_REUSEPORT when more than one)."""
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    command = [
+        str(CIVICLOOP), "ingest", "--host", "127.0.0.1", "--port", str(port),
+        "--metrics-port", "-1", "--no-backfill", *args,
+    ]  # fmt: skip
+    if processes > 1:
+        command.append("--reuse-port")
+    started = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(processes)
+    ]
+    try:
+        _wait_for_port(port)
+        time.sleep(1.0 if processes > 1 else 0.0)  # let every process bind
+        yield
+    finally:
+        for process in started:
+            process.send_signal(signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"ingest did not start on port {port}")
+
+
+# ---- 1. end to end vs COPY -----------------------------------------------------------------
+
+
+def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
+    prefix = "YWBENCHE2E"
+    ids = reset_points(url, prefix, devices)
+    specs = make_specs(devices, prefix=prefix)
+    port = free_port()
+    # As fast as answers come: each device waits for its 9014 before the next upload.
+    behaviour = DeviceBehaviour(interval=0.0, ack_timeout=30.0)
+    with listeners(url, port, 1, "--batch-delay", "0.005"):
+        report = asyncio.run(
+            simulate(specs, host="127.0.0.1", port=port, behaviour=behaviour, count=uploads)
+        )
+    factors = {spec.mn: len(spec.factors) for spec in specs}
+    acked_readings = sum(
+        factors[spec.mn] * stats.acked
+        for spec, stats in zip(report.specs, report.stats, strict=True)
+    )
+    stored, copy_seconds = _copy_back(url, ids)
+    if stored != acked_readings:
+        raise RuntimeError(f"{acked_readings} readings acknowledged but {stored} stored")
+    e2e_rate = acked_readings / report.elapsed
+    copy_rate = stored / copy_seconds
+    return {
+        "e2e_devices": devices,
+        "e2e_frames": report.total("acked"),
+        "e2e_readings": acked_readings,
+        "e2e_seconds": round(report.elapsed, 3),
+        "e2e_readings_per_s": round(e2e_rate),
+        "e2e_frames_per_s": round(report.total("acked") / report.elapsed),
+        "copy_seconds": round(copy_seconds, 3),
+        "copy_readings_per_s": round(copy_rate),
+        "e2e_to_copy_ratio": round(e2e_rate / copy_rate, 3),
+        "e2e_ack_p99_ms": latency_summary(report.latencies)["p99"] or math.nan,
+    }
+
+
+def _copy_back(url: str, point_ids: list[int]) -> tuple[int, float]:
+    """Read the run's readings, delete them, COPY them back in one transaction (timed)."""
+    with psycopg.connect(url) as conn:
+        select = f"SELECT {READING_COLUMNS} FROM monitoring_reading WHERE point_id = ANY(%s)"
+        rows = conn.execute(select, [point_ids]).fetchall()
+        conn.execute("DELETE FROM monitoring_reading WHERE point_id = ANY(%s)", [point_ids])
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cursor:
+            copy_sql = f"COPY monitoring_reading ({READING_COLUMNS}) FROM STDIN"
+            with cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        conn.commit()
+        return len(rows), time.perf_counter() - started
+
+
+# ---- 2. many connections -------------------------------------------------------------------
+
+
+def connections(
+    url: str, *, devices: int, interval: float, duration: float
+) -> dict[str, float | int | str]:
+    limit = raise_file_limit()
+    per_process = max(1, limit - FD_RESERVE)
+    processes = math.ceil(devices / per_process)
+    prefixes = [f"YWBENCHC{index}" for index in range(processes)]
+    shares = [devices // processes + (index < devices % processes) for index in range(processes)]
+    for prefix, share in zip(prefixes, shares, strict=True):
+        reset_points(url, prefix, share)
+    port = free_port()
+    with listeners(url, port, processes), tempfile.TemporaryDirectory() as directory:
+        reports = _simulators(port, prefixes, shares, interval, duration, Path(directory))
+    latencies = [value for report in reports for value in report.pop("latencies_s")]
+    sent = sum(int(report["sent"]) for report in reports)
+    acked = sum(int(report["acked"]) for report in reports)
+    summary = latency_summary(latencies)
+    return {
+        "conn_devices": devices,
+        "conn_interval_s": interval,
+        "conn_duration_s": duration,
+        "conn_listener_processes": processes,
+        "conn_nofile_limit": limit,
+        "conn_sent": sent,
+        "conn_acked": acked,
+        "conn_ack_p50_ms": summary["p50"] or math.nan,
+        "conn_ack_p90_ms": summary["p90"] or math.nan,
+        "conn_ack_p99_ms": summary["p99"] or math.nan,
+        "conn_ack_max_ms": summary["max"] or math.nan,
+    }
+
+
+def _simulators(
+    port: int,
+    prefixes: list[str],
+    shares: list[int],
+    interval: float,
+    duration: float,
+    directory: Path,
+) -> list[dict[str, Any]]:
+    """One `civicloop hj212 simulate` process per share of the devices."""
+    started = []
+    for prefix, share in zip(prefixes, shares, strict=True):
+        report = directory / f"{prefix}.json"
+        command = [
+            str(CIVICLOOP), "hj212", "simulate", "--devices", str(share), "--prefix", prefix,
+            "--rate", f"1/{interval}", "--duration", str(duration), "--port", str(port),
+            "--ack-timeout", "10", "--report", str(report), "--json", "--no-progress",
+        ]  # fmt: skip
+        started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL), report))
+    reports = []
+    for process, report in started:
+        process.wait(duration + 600)
+        reports.append(json.loads(report.read_text()))
+    return reports
+
+
+# ---- entry points --------------------------------------------------------------------------
+
+
+def run(quick: bool = False) -> dict[str, float | int | str]:
+    """Both benchmarks; keys are stable for the bench runner."""
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    prepare_database(url)
+    # A shared box: say how busy it was, the ratios are the comparable figures.
+    result: dict[str, float | int | str] = {"load_avg_1m_start": os.getloadavg()[0]}
+    if quick:
+        result |= end_to_end(url, devices=50, uploads=20)
+        result |= connections(url, devices=500, interval=5.0, duration=12.0)
+    else:
+        result |= end_to_end(url, devices=200, uploads=40)
+        result |= connections(url, devices=20_000, interval=30.0, duration=75.0)
+    result["load_avg_1m_end"] = os.getloadavg()[0]
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m bench.bench_ingest [--quick]`, or `python -m bench ingest [--quick]`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    quick = parser.parse_args(argv).quick
+    result = run(quick=quick)
+    print(f"HJ 212 ingestion into PostgreSQL{' (quick)' if quick else ''}", file=sys.stderr)
+    for key, value in result.items():
+        print(f"  {key:<26} {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,591 @@
+"""Evaluation indicators (GB/T 30428.4 and city practice) as SQL aggregates over the facts frozen
+on cases, clocks and dispatch records; the formulas are in docs/kpis.md.
+
+Each indicator belongs to a *family*: a base table, the instant that places a row in a period
+(its anchor) and the rows it considers. One query per family computes every indicator of the
+family for every group, so a report is a handful of aggregates whatever its size. Every number
+drills down to the rows behind it (`drilldown`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import Count, F, Model, Q, QuerySet
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from civicloop.accounts.models import CENTRE_ROLES, UNIT_ROLES, Organisation, User
+from civicloop.accounts.selectors import memberships_of
+from civicloop.cases.models import (
+    Case,
+    CaseClock,
+    CaseQuerySet,
+    Category,
+    ClosureReason,
+    Dispatch,
+    DispatchOutcome,
+    Satisfaction,
+    SlaLevel,
+    Source,
+    Stage,
+    State,
+)
+from civicloop.cases.selectors import area_q
+from civicloop.lib import clock
+from civicloop.lib.clock import SHANGHAI
+from civicloop.lib.errors import Forbidden, Invalid
+from civicloop.regions.models import Region
+
+# ---------------------------------------------------------------- periods
+
+
+class PeriodKind(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: PeriodKind
+    start: datetime
+    end: datetime
+    label: str
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
+def period_of(kind: PeriodKind, day: date) -> Period:
+    """The local (Asia/Shanghai) day, week (from Monday), month, quarter or year of `day`."""
+    if kind == PeriodKind.DAY:
+        first, last = day, day + timedelta(days=1)
+        label = f"{day:%Y-%m-%d}"
+    elif kind == PeriodKind.WEEK:
+        first = day - timedelta(days=day.weekday())
+        last = first + timedelta(days=7)
+        year, week, _weekday = day.isocalendar()
+        label = f"{year}-W{week:02d}"
+    elif kind == PeriodKind.MONTH:
+        first = day.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1)
+        label = f"{day:%Y-%m}"
+    elif kind == PeriodKind.QUARTER:
+        quarter = (day.month - 1) // 3
+        first = date(day.year, quarter * 3 + 1, 1)
+        last = (first + timedelta(days=95)).replace(day=1)
+        label = f"{day.year}-Q{quarter + 1}"
+    else:
+        first, last = date(day.year, 1, 1), date(day.year + 1, 1, 1)
+        label = str(day.year)
+    return Period(kind, _midnight(first), _midnight(last), label)
+
+
+# ---------------------------------------------------------------- families and indicators
+
+
+class Base(StrEnum):
+    CASE = "case"
+    CLOCK = "clock"
+    DISPATCH = "dispatch"
+
+
+MODELS: dict[Base, type[Model]] = {Base.CASE: Case, Base.CLOCK: CaseClock, Base.DISPATCH: Dispatch}
+# Path from the base row to its case.
+CASE_PATH = {Base.CASE: "", Base.CLOCK: "case__", Base.DISPATCH: "case__"}
+
+
+@dataclass(frozen=True)
+class Family:
+    code: str
+    base: Base
+    anchor: str
+    # The rows considered, given the evaluation instant (the end of the period, or now).
+    scope: Callable[[datetime], Q]
+    person: str | None = None
+    org: str | None = None
+
+    def org_path(self) -> str:
+        return self.org or f"{CASE_PATH[self.base]}assigned_org"
+
+
+HOTLINE = Q(source=Source.HOTLINE)
+
+
+def _due(until: datetime) -> Q:
+    """应结案: filed, not rejected or merged, with its deadline passed by the evaluation instant."""
+    return Q(filed_at__isnull=False, due_at__lt=until) & ~Q(
+        state__in=[State.REJECTED, State.MERGED]
+    )
+
+
+def _clock_due(stage: Stage) -> Callable[[datetime], Q]:
+    return lambda until: Q(stage=stage, due_at__lt=until)
+
+
+FAMILIES = {
+    f.code: f
+    for f in [
+        Family("due", Base.CASE, "due_at", _due),
+        Family(
+            "hotline_reported",
+            Base.CASE,
+            "reported_at",
+            lambda t: HOTLINE & ~Q(state=State.DRAFT),
+        ),
+        Family(
+            "grid_reports",
+            Base.CASE,
+            "reported_at",
+            lambda t: Q(source=Source.GRID_WORKER) & ~Q(state=State.DRAFT),
+            person="reporter",
+        ),
+        Family(
+            "rated_hotline",
+            Base.CASE,
+            "rated_at",
+            lambda t: HOTLINE & ~Q(satisfaction="") & Q(rated_at__lt=t),
+        ),
+        Family("verify", Base.CLOCK, "due_at", _clock_due(Stage.VERIFY), person="stopped_by"),
+        Family("check", Base.CLOCK, "due_at", _clock_due(Stage.CHECK), person="stopped_by"),
+        Family(
+            "dispatches",
+            Base.DISPATCH,
+            "at",
+            lambda t: Q(at__lt=t),
+            person="by",
+            org="organisation",
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name: Promise
+    family: str
+    denominator: Callable[[datetime], Q]
+    numerator: Callable[[datetime], Q]
+    formula: Promise
+
+    @property
+    def fam(self) -> Family:
+        return FAMILIES[self.family]
+
+
+def _all(until: datetime) -> Q:
+    return Q()
+
+
+def _not_suspended(until: datetime) -> Q:
+    return ~Q(state=State.SUSPENDED)
+
+
+def _closed(until: datetime) -> Q:
+    return Q(state=State.CLOSED, closed_at__lt=until)
+
+
+def _disposed(until: datetime) -> Q:
+    return Q(disposed_at__lt=until)
+
+
+def _to_respond(until: datetime) -> Q:
+    """应受理: decided (in time or not), or still waiting and already marked overdue."""
+    waiting = Q(state__in=[State.REPORTED, State.VERIFYING], sla_level__gte=SlaLevel.OVERDUE)
+    return Q(intake_on_time__isnull=False) | waiting
+
+
+INDICATORS = {
+    i.code: i
+    for i in [
+        Indicator(
+            "closure_rate",
+            _("结案率"),
+            "due",
+            _not_suspended,
+            _closed,
+            _("结案数 ÷ (应结案数 − 缓办数)"),
+        ),
+        Indicator(
+            "on_time_closure_rate",
+            _("按期结案率"),
+            "due",
+            _not_suspended,
+            lambda t: _closed(t) & Q(on_time=True),
+            _("按期结案数 ÷ (应结案数 − 缓办数)"),
+        ),
+        Indicator(
+            "rework_rate",
+            _("返工率"),
+            "due",
+            _closed,
+            lambda t: _closed(t) & Q(rework_count__gt=0),
+            _("返工案件数 ÷ 结案数"),
+        ),
+        Indicator(
+            "first_time_rate",
+            _("一次完成率"),
+            "due",
+            _closed,
+            lambda t: _closed(t) & Q(rework_count=0),
+            _("未返工的结案数 ÷ 结案数"),
+        ),
+        Indicator(
+            "disposal_rate",
+            _("处置率"),
+            "due",
+            _not_suspended,
+            _disposed,
+            _("处置数 ÷ (应处置数 − 缓办数)"),
+        ),
+        Indicator(
+            "on_time_disposal_rate",
+            _("按期处置率"),
+            "due",
+            _not_suspended,
+            lambda t: _disposed(t) & Q(disposed_at__lte=F("due_at")),
+            _("按期处置数 ÷ (应处置数 − 缓办数)"),
+        ),
+        Indicator(
+            "dispatch_accuracy",
+            _("派遣准确率"),
+            "dispatches",
+            _all,
+            lambda t: ~Q(outcome__in=[DispatchOutcome.RETURNED, DispatchOutcome.RECALLED]),
+            _("(派遣数 − 退回数 − 改派数) ÷ 派遣数"),
+        ),
+        Indicator(
+            "valid_report_rate",
+            _("有效上报率"),
+            "grid_reports",
+            lambda t: Q(filed_at__isnull=False) | Q(state__in=[State.REJECTED, State.MERGED]),
+            lambda t: Q(filed_at__isnull=False),
+            _("立案数 ÷ 已受理的上报数（网格员）"),
+        ),
+        Indicator(
+            "on_time_verify_rate",
+            _("按时核实率"),
+            "verify",
+            _all,
+            lambda t: Q(on_time=True, stopped_at__lt=t),
+            _("按时核实数 ÷ 应核实数"),
+        ),
+        Indicator(
+            "on_time_check_rate",
+            _("按时核查率"),
+            "check",
+            _all,
+            lambda t: Q(on_time=True, stopped_at__lt=t),
+            _("按时核查数 ÷ 应核查数"),
+        ),
+        Indicator(
+            "response_rate",
+            _("响应率（12345）"),
+            "hotline_reported",
+            _to_respond,
+            lambda t: Q(intake_on_time=True),
+            _("按时受理的热线诉求数 ÷ 应受理的热线诉求数"),
+        ),
+        Indicator(
+            "solve_rate",
+            _("解决率（12345）"),
+            "due",
+            lambda t: _not_suspended(t) & HOTLINE,
+            lambda t: _closed(t) & Q(closure_reason=ClosureReason.FIXED),
+            _("已解决的热线诉求数 ÷ (应办结的热线诉求数 − 缓办数)"),
+        ),
+        Indicator(
+            "satisfaction_rate",
+            _("满意率（12345）"),
+            "rated_hotline",
+            _all,
+            lambda t: Q(satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASIC]),
+            _("(满意数 + 基本满意数) ÷ 回访评价数"),
+        ),
+    ]
+}
+
+# Indicator sets of the evaluation objects of GB/T 30428.4: 区域, 部门, 岗位, and 12345.
+ROLE_INDICATORS: dict[str, list[str]] = {
+    "region": [
+        "closure_rate",
+        "on_time_closure_rate",
+        "rework_rate",
+        "first_time_rate",
+    ],
+    "unit": ["disposal_rate", "on_time_disposal_rate", "rework_rate", "first_time_rate"],
+    "grid_worker": ["valid_report_rate", "on_time_verify_rate", "on_time_check_rate"],
+    "dispatcher": ["dispatch_accuracy"],
+    "hotline": ["response_rate", "solve_rate", "satisfaction_rate"],
+}
+
+
+# ---------------------------------------------------------------- dimensions
+
+
+class Dimension(StrEnum):
+    NONE = "none"
+    TOWN = "town"
+    VILLAGE = "village"
+    GRID = "grid"
+    ORG = "org"
+    CATEGORY = "category"
+    MAJOR = "major"
+    SOURCE = "source"
+    PERSON = "person"
+
+
+def dimension_path(dimension: Dimension, family: Family) -> str | None:
+    """The field a family's rows are grouped by; None when the family has no such field."""
+    case = CASE_PATH[family.base]
+    paths = {
+        Dimension.TOWN: f"{case}town",
+        Dimension.VILLAGE: f"{case}village",
+        Dimension.GRID: f"{case}grid",
+        Dimension.ORG: family.org_path(),
+        Dimension.CATEGORY: f"{case}category",
+        Dimension.MAJOR: f"{case}category__parent",
+        Dimension.SOURCE: f"{case}source",
+        Dimension.PERSON: family.person,
+    }
+    return paths.get(dimension)
+
+
+def _labels(dimension: Dimension, keys: set[Any]) -> dict[Any, str]:
+    ids = [k for k in keys if k is not None]
+    if dimension in (Dimension.TOWN, Dimension.VILLAGE, Dimension.GRID):
+        return {r.pk: r.name for r in Region.objects.filter(pk__in=ids)}
+    if dimension == Dimension.ORG:
+        return {o.pk: o.name for o in Organisation.objects.filter(pk__in=ids)}
+    if dimension in (Dimension.CATEGORY, Dimension.MAJOR):
+        return {c.pk: str(c) for c in Category.objects.filter(pk__in=ids).select_related("parent")}
+    if dimension == Dimension.SOURCE:
+        return {k: str(Source(k).label) for k in ids if k in Source.values}
+    if dimension == Dimension.PERSON:
+        return {u.pk: u.name for u in User.objects.filter(pk__in=ids)}
+    return {}
+
+
+# ---------------------------------------------------------------- scope and filters
+
+
+@dataclass(frozen=True)
+class KpiFilters:
+    region: str | None = None
+    org: str | None = None
+    category: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the user may evaluate: areas (centre roles) and organisations (unit roles)."""
+
+    everything: bool = False
+    regions: tuple[Region, ...] = ()
+    organisations: tuple[int, ...] = ()
+
+    def q(self, family: Family) -> Q:
+        if self.everything:
+            return Q()
+        case = CASE_PATH[family.base]
+        q = Q(pk__in=[])
+        for region in self.regions:
+            q |= area_q(region, prefix=case)
+        if self.organisations:
+            q |= Q(**{f"{family.org_path()}__in": self.organisations})
+        return q
+
+
+def scope_for(user: User) -> Scope:
+    if user.is_superuser:
+        return Scope(everything=True)
+    regions, orgs = [], []
+    for membership in memberships_of(user):
+        if membership.role in CENTRE_ROLES:
+            regions.append(membership.region)
+        elif membership.role in UNIT_ROLES and membership.organisation_id:
+            orgs.append(membership.organisation_id)
+    if not regions and not orgs:
+        raise Forbidden("kpi_not_allowed", str(_("您的角色无权查看考核指标")))
+    return Scope(regions=tuple(regions), organisations=tuple(orgs))
+
+
+def _filter_q(filters: KpiFilters, family: Family) -> Q:
+    case = CASE_PATH[family.base]
+    q = Q()
+    if filters.region:
+        region = Region.objects.filter(code=filters.region).first()
+        q &= area_q(region, prefix=case) if region else Q(pk__in=[])
+    if filters.org:
+        q &= Q(**{f"{family.org_path()}__code": filters.org})
+    if filters.category:
+        q &= Q(**{f"{case}category__full_code": filters.category}) | Q(
+            **{f"{case}category__parent__full_code": filters.category}
+        )
+    if filters.source:
+        q &= Q(**{f"{case}source": filters.source})
+    return q
+
+
+# ---------------------------------------------------------------- computing
+
+
+@dataclass(frozen=True)
+class Value:
+    numerator: int
+    denominator: int
+
+    @property
+    def rate(self) -> float | None:
+        if not self.denominator:
+            return None
+        return round(self.numerator / self.denominator, 4)
+
+
+@dataclass
+class Row:
+    key: Any
+    label: str
+    values: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    group_by: Dimension
+    indicators: list[Indicator]
+    rows: list[Row]
+
+
+def _until(period: Period, now: datetime) -> datetime:
+    return min(period.end, now)
+
+
+def family_rows(
+    family: Family, scope: Scope, period: Period, filters: KpiFilters, until: datetime
+) -> QuerySet[Any]:
+    """The rows of a family in the period, within scope and filters."""
+    anchor = {f"{family.anchor}__gte": period.start, f"{family.anchor}__lt": period.end}
+    return (
+        MODELS[family.base]
+        ._default_manager.filter(**anchor)
+        .filter(family.scope(until))
+        .filter(scope.q(family))
+        .filter(_filter_q(filters, family))
+    )
+
+
+def indicators_for(codes: list[str] | None = None, role: str | None = None) -> list[Indicator]:
+    if role:
+        if role not in ROLE_INDICATORS:
+            raise Invalid("kpi_role_invalid", str(_("未知的考核对象")))
+        codes = ROLE_INDICATORS[role]
+    unknown = [c for c in codes or [] if c not in INDICATORS]
+    if unknown:
+        raise Invalid("kpi_indicator_invalid", str(_("未知的指标：%s")) % "、".join(unknown))
+    return [INDICATORS[c] for c in codes] if codes else list(INDICATORS.values())
+
+
+def compute(
+    *,
+    scope: Scope,
+    period: Period,
+    indicators: list[Indicator],
+    group_by: Dimension = Dimension.NONE,
+    filters: KpiFilters | None = None,
+    now: datetime | None = None,
+) -> Report:
+    filters = filters or KpiFilters()
+    until = _until(period, now or clock.now())
+    rows: dict[Any, Row] = {}
+    for family_code in dict.fromkeys(i.family for i in indicators):
+        family = FAMILIES[family_code]
+        members = [i for i in indicators if i.family == family_code]
+        path = None if group_by == Dimension.NONE else dimension_path(group_by, family)
+        if group_by != Dimension.NONE and path is None:
+            continue  # the family has no such field (no person is behind 结案率, say)
+        _aggregate(family, members, path, scope, period, filters, until, rows)
+    labels = _labels(group_by, set(rows))
+    for key, row in rows.items():
+        row.label = labels.get(key, str(_("全部")) if group_by == Dimension.NONE else "—")
+    ordered = sorted(rows.values(), key=lambda r: (r.key is None, r.label, str(r.key)))
+    return Report(period, group_by, indicators, ordered)
+
+
+def _aggregate(
+    family: Family,
+    members: list[Indicator],
+    path: str | None,
+    scope: Scope,
+    period: Period,
+    filters: KpiFilters,
+    until: datetime,
+    rows: dict[Any, Row],
+) -> None:
+    counts: dict[str, Any] = {}
+    # Counting the anchor (never null in the period) keeps the query inside the family's index.
+    for indicator in members:
+        den = indicator.denominator(until)
+        counts[f"{indicator.code}__d"] = Count(family.anchor, filter=den)
+        counts[f"{indicator.code}__n"] = Count(
+            family.anchor, filter=den & indicator.numerator(until)
+        )
+    qs = family_rows(family, scope, period, filters, until)
+    results = qs.values(path).annotate(**counts) if path else [qs.aggregate(**counts)]
+    for result in results:
+        key = result.get(path) if path else None
+        row = rows.setdefault(key, Row(key=key, label=""))
+        for indicator in members:
+            row.values[indicator.code] = Value(
+                result[f"{indicator.code}__n"], result[f"{indicator.code}__d"]
+            )
+
+
+# ---------------------------------------------------------------- drill-down
+
+
+class Part(StrEnum):
+    NUMERATOR = "numerator"
+    DENOMINATOR = "denominator"
+
+
+def drilldown(
+    *,
+    scope: Scope,
+    period: Period,
+    indicator: Indicator,
+    part: Part,
+    group_by: Dimension = Dimension.NONE,
+    key: str | None = None,
+    filters: KpiFilters | None = None,
+    now: datetime | None = None,
+) -> CaseQuerySet:
+    """The cases behind one number of a report."""
+    filters = filters or KpiFilters()
+    family = indicator.fam
+    until = _until(period, now or clock.now())
+    rows = family_rows(family, scope, period, filters, until).filter(indicator.denominator(until))
+    if part == Part.NUMERATOR:
+        rows = rows.filter(indicator.numerator(until))
+    path = None if group_by == Dimension.NONE else dimension_path(group_by, family)
+    if path is not None:
+        rows = (
+            rows.filter(**{path: key})
+            if key not in (None, "")
+            else rows.filter(**{f"{path}__isnull": True})
+        )
+    if family.base == Base.CASE:
+        cases = Case.objects.filter(pk__in=rows.values("pk"))
+    else:
+        cases = Case.objects.filter(pk__in=rows.values("case_id"))
+    return cases.select_related("category__parent", "town", "assigned_org").order_by("due_at", "id")

@@ -1,0 +1,41 @@
+"""The whole Yiwu demo loads through the real loaders, once."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from civicloop.accounts.models import Membership, Role, User
+from civicloop.cases.models import Case
+from civicloop.demo.loader import load_demo
+from civicloop.monitoring.models import MonitoringPoint
+from civicloop.regions.models import Level, Region
+
+
+@pytest.mark.django_db
+def test_demo_loads_every_app_and_is_idempotent() -> None:
+    first = load_demo(cases=30, days=20)
+    assert Region.objects.filter(level=Level.TOWN).count() == 14
+    assert first.cases_created == 30
+    assert Case.objects.count() == 30
+    assert [a.role for a in first.accounts] == list(Role)
+    for role in Role:
+        assert Membership.objects.filter(role=role).exists(), role
+    assert first.monitoring_points == MonitoringPoint.objects.count() > 0
+    users = User.objects.count()
+
+    second = load_demo(cases=30, days=20)
+    assert second.cases_created == 0
+    assert (Case.objects.count(), User.objects.count()) == (30, users)
+
+
+@pytest.mark.django_db
+def test_demo_command_prints_the_accounts() -> None:
+    out = io.StringIO()
+    call_command("demo", "--no-serve", "--cases", "10", stdout=out)
+    text = out.getvalue()
+    assert "13900000001  王芳" in text
+    assert "civicloop2026" in text
+    assert "http://127.0.0.1:8000/api/v1/docs" in text
