@@ -20,10 +20,18 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture
-def phone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A phone-sized phone. Playwright's sync API runs an event loop in this thread, so the
-    ORM calls of the test need Django's documented escape hatch."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def data(env: Env) -> Env:
+    """Everything the database needs, before the browser starts: once Playwright's event loop
+    runs in this thread, ORM calls would get a connection of their own that outlives the test."""
+    with clock.frozen(NOW):
+        feed_normal_hours(env)
+    return env
+
+
+@pytest.fixture
+def phone() -> Iterator[Any]:
+    """A phone-sized page. The test itself makes no ORM calls while Playwright's event loop
+    runs in this thread; the live server answers from its own threads."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         try:
@@ -32,14 +40,14 @@ def phone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             pytest.skip(f"Chromium is not available: {exc}")
         context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
         yield context.new_page()
+        context.close()
         browser.close()
 
 
 def test_scanning_the_label_opens_the_outlet_page_with_its_chart(
-    env: Env, live_server: Any, phone: Any
+    data: Env, live_server: Any, phone: Any
 ) -> None:
-    with clock.frozen(NOW):
-        feed_normal_hours(env)
+    env = data
     errors: list[str] = []
     phone.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -54,7 +62,8 @@ def test_scanning_the_label_opens_the_outlet_page_with_its_chart(
     assert errors == []
 
 
-def test_a_tampered_code_shows_not_found(env: Env, live_server: Any, phone: Any) -> None:
+def test_a_tampered_code_shows_not_found(data: Env, live_server: Any, phone: Any) -> None:
+    env = data
     token = qr.outlet_token(env.water)
     response = phone.goto(live_server.url + f"/env/q/{token[:-2]}xx/")
     assert response is not None and response.status == 404
