@@ -42,10 +42,12 @@ typecheck: install
 	$(BIN)/mypy civicloop
 
 # Browser tests drive Playwright's sync API, which keeps an event loop in its process; the
-# asyncio ingest tests need their own loop, so the two kinds run in separate processes.
+# asyncio ingest tests need their own loop, and the web suite's session-wide Playwright clashes
+# with the environment suite's own, so each kind runs in a process of its own.
 pytest: install messages static
 	$(BIN)/pytest -p no:cacheprovider -n 2 -m "not browser" $(PYTEST_ARGS)
-	$(BIN)/pytest -p no:cacheprovider -m browser $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider -m browser civicloop/web $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider -m browser civicloop/environment $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
