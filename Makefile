@@ -7,7 +7,7 @@ VENDOR := civicloop/web/static/vendor/VERSIONS.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install messages static demo test lint typecheck pytest lock bench clean
+.PHONY: install system messages static demo test lint typecheck pytest lock bench clean
 
 install: $(STAMP)
 
@@ -17,15 +17,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# English translations (Chinese is the source language); msgfmt comes from Debian's gettext.
-messages: install
-	command -v msgfmt >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext)
+# Debian packages the project needs besides Python: gettext (msgfmt), Chromium for the browser
+# tests (never a downloaded browser) and a Chinese font for the PDF outlet labels.
+system:
+	./scripts/debian-packages.sh
+
+# English translations (Chinese is the source language).
+messages: install system
 	cd civicloop && ../$(BIN)/civicloop compilemessages --verbosity 0
 
 # Front-end libraries (htmx, Leaflet, ECharts) from the npm lock file, copied into static files
-# (no CDN), and Debian's Chromium for the browser tests (never a downloaded browser).
-static: $(VENDOR)
-	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+# (no CDN).
+static: system $(VENDOR)
 
 $(VENDOR): package.json package-lock.json scripts/build-static.mjs
 	npm ci --no-audit --no-fund --loglevel=error

@@ -2,13 +2,15 @@
 
 The registry maps a name to a module; a benchmark whose module is not in this checkout is left
 out, so engineers can add theirs independently. A module's `main(argv)` receives the options
-after the names; a module with only `run()` has its result printed.
+after the names; a module with only `run()` has its result printed. Several benchmarks run one
+after the other, each in a process of its own: each configures Django for its own database.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import subprocess
 import sys
 from collections.abc import Callable
 from types import ModuleType
@@ -17,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "cases": "bench.cases_bench",
     "hj212": "bench.bench_hj212",
     "ingest": "bench.bench_ingest",
+    "environment": "bench.bench_environment",
 }
 
 
@@ -58,10 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(benchmarks)}")
         return 2
-    for name in names or list(benchmarks):
-        print(f"== bench {name}")
-        _runner(benchmarks[name])(args if names else [])
-    return 0
+    chosen = names or list(benchmarks)
+    if len(chosen) == 1:
+        print(f"== bench {chosen[0]}", flush=True)
+        _runner(benchmarks[chosen[0]])(args)
+        return 0
+    failed = []
+    for name in chosen:
+        print(f"== bench {name}", flush=True)
+        command = [sys.executable, "-m", "bench", name, *(args if names else [])]
+        if subprocess.run(command, check=False).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Environment benchmark on PostgreSQL: `python -m bench.bench_environment [--points 2000]`.
+"""Environment benchmark on PostgreSQL: `python -m bench environment [--points 2000]`.
 
 Builds (once; later runs reuse it) a dedicated database `civicloop_envbench` with 1,000
 fictional enterprises in Yiwu, each with a water outlet (COD, NH3-N) and a boiler stack (NOx,
@@ -402,11 +402,15 @@ def run(*, points: int = 2000) -> dict[str, Any]:
     }
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--points", type=int, default=2000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(json.dumps(run(points=args.points), ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

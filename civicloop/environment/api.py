@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import Field
@@ -101,7 +102,9 @@ def readings(request: HttpRequest, outlet_id: int, query: Query[SeriesQuery]) ->
     outlet = selectors.get_shared_outlet(_user(request), outlet_id)
     longest = timedelta(days=MAX_HOURLY_DAYS if query.kind == "hour" else MAX_DAILY_DAYS)
     if not query.start < query.end <= query.start + longest:
-        raise errors.invalid(Code.RANGE_INVALID, f"时间范围应大于0且不超过{longest.days}天")
+        raise errors.invalid(
+            Code.RANGE_INVALID, _("时间范围应大于0且不超过%(days)s天") % {"days": longest.days}
+        )
     kind = ReadingKind.HOUR if query.kind == "hour" else ReadingKind.DAY
     point = outlet.monitoring_point
     rows = readings_for(point, query.code, kind, query.start, query.end) if point else []
@@ -158,7 +161,7 @@ def station_aqi(request: HttpRequest, mn: str, query: Query[AqiQuery]) -> list[S
     selectors.shared_enterprises_for(_user(request))
     station = stations.get_station(mn)
     if not query.start <= query.end <= query.start + timedelta(days=MAX_DAILY_DAYS):
-        raise errors.invalid(Code.RANGE_INVALID, "时间范围应不超过366天")
+        raise errors.invalid(Code.RANGE_INVALID, _("时间范围应不超过366天"))
     start = datetime(query.start.year, query.start.month, query.start.day, tzinfo=clock.SHANGHAI)
     end = datetime(query.end.year, query.end.month, query.end.day, tzinfo=clock.SHANGHAI)
     rows = stations.station_history(station, query.period, start, end + timedelta(days=1))

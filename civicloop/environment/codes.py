@@ -28,6 +28,11 @@ _OUTLET_SHAPE = re.compile(r"^D([AW])(\d{3})$")
 _INDUSTRY_SHAPE = re.compile(r"^[A-T]?\d{2,4}$")
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for `makemessages` without importing Django; the caller translates it."""
+    return message
+
+
 def uscc_check_char(first17: str) -> str:
     """The GB 32100 check character of the first 17 characters."""
     total = sum(USCC_CHARSET.index(ch) * w for ch, w in zip(first17, USCC_WEIGHTS, strict=True))
@@ -37,11 +42,13 @@ def uscc_check_char(first17: str) -> str:
 def uscc_problem(value: str) -> str | None:
     """Why `value` is not a valid USCC (Chinese, for the user), or None when it is."""
     if len(value) != 18:
-        return "统一社会信用代码应为18位"
+        return gettext_noop("统一社会信用代码应为18位")
     if not _USCC_SHAPE.match(value):
-        return "统一社会信用代码含有无效字符（只能是数字和除 I、O、S、V、Z 以外的大写字母）"
+        return gettext_noop(
+            "统一社会信用代码含有无效字符（只能是数字和除 I、O、S、V、Z 以外的大写字母）"
+        )
     if uscc_check_char(value[:17]) != value[17]:
-        return "统一社会信用代码校验位错误"
+        return gettext_noop("统一社会信用代码校验位错误")
     return None
 
 
@@ -52,14 +59,17 @@ def is_valid_uscc(value: str) -> bool:
 def permit_number_problem(value: str) -> str | None:
     """Why `value` is not a valid 22-character permit number, or None when it is."""
     if len(value) != 22:
-        return "排污许可证编号应为22位"
+        return gettext_noop("排污许可证编号应为22位")
     head, tail = value[:18], value[18:]
     if not _PERMIT_TAIL.match(tail):
-        return "排污许可证编号第19～21位应为3位数字顺序码，第22位为字母"
+        return gettext_noop("排污许可证编号第19～21位应为3位数字顺序码，第22位为字母")
     if _H9_SHAPE.match(head):
         return None
-    problem = uscc_problem(head)
-    return f"排污许可证编号前18位：{problem}" if problem else None
+    if not _USCC_SHAPE.match(head):
+        return gettext_noop("排污许可证编号前18位含有无效字符")
+    if uscc_check_char(head[:17]) != head[17]:
+        return gettext_noop("排污许可证编号前18位的统一社会信用代码校验位错误")
+    return None
 
 
 def is_valid_permit_number(value: str) -> bool:
@@ -76,11 +86,11 @@ def outlet_medium(code: str) -> str | None:
 
 def outlet_code_problem(code: str) -> str | None:
     if outlet_medium(code) is None:
-        return "排放口编号应为 DW 或 DA 加3位数字，如 DW001、DA001"
+        return gettext_noop("排放口编号应为 DW 或 DA 加3位数字，如 DW001、DA001")
     return None
 
 
 def industry_code_problem(code: str) -> str | None:
     if not _INDUSTRY_SHAPE.match(code):
-        return "行业代码应为 GB/T 4754 的2～4位数字代码（可带门类字母），如 1713"
+        return gettext_noop("行业代码应为 GB/T 4754 的2～4位数字代码（可带门类字母），如 1713")
     return None

@@ -45,9 +45,10 @@ from civicloop.environment.models import (
 from civicloop.environment.selectors import DEFAULT_ENFORCEMENT_ORG
 from civicloop.environment.stations import station_aqi_refresh
 from civicloop.environment.sweep import sweep
+from civicloop.ingest.demo import DEMO_MN_PREFIX, DEMO_PASSWORD
 from civicloop.lib import clock
 from civicloop.lib.errors import DomainError
-from civicloop.monitoring.models import MonitoringPoint, PointKind, ReadingKind
+from civicloop.monitoring.models import MonitoringPoint, PointKind, PointStatus, ReadingKind
 from civicloop.monitoring.rollups import day_start, hour_start
 from civicloop.monitoring.services import rollup_point_days
 from civicloop.monitoring.writer import ReadingRow, store_readings
@@ -184,7 +185,7 @@ def _place(town: str, index: int, spread: float = 0.012) -> tuple[float, float]:
 
 
 def _mn(index: int, medium: str, n: int) -> str:
-    return f"33078200DEMO{index:04d}{medium}{n:04d}"
+    return f"{DEMO_MN_PREFIX}{index:04d}{medium}{n:04d}"
 
 
 # ---------------------------------------------------------------- enterprises
@@ -217,7 +218,7 @@ def _point(
     point, _created = MonitoringPoint.objects.get_or_create(
         mn=_mn(index, medium, n),
         defaults={
-            "password": "123456",
+            "password": DEMO_PASSWORD,
             "name": outlet_name,
             "system_code": "32" if medium == "WW" else "31",
             "kind": kind,
@@ -524,9 +525,9 @@ def _stations() -> list[MonitoringPoint]:
     for number, (name, town, (dlat, dlon)) in enumerate(STATIONS, 1):
         lat0, lon0 = TOWN_SEATS[town]
         point, _created = MonitoringPoint.objects.get_or_create(
-            mn=f"33078200DEMOAQ{number:010d}",
+            mn=f"{DEMO_MN_PREFIX}AQ{number:010d}",
             defaults={
-                "password": "123456",
+                "password": DEMO_PASSWORD,
                 "name": name,
                 "system_code": "22",
                 "kind": PointKind.AMBIENT_MICRO_STATION,
@@ -552,9 +553,12 @@ def _mark_seen(
     points: list[MonitoringPoint], offline: MonitoringPoint | None, end: datetime
 ) -> None:
     for point in points:
-        seen = end - 2 * HOUR if point == offline else end + timedelta(minutes=5)
+        silent = point == offline
         MonitoringPoint.objects.filter(pk=point.pk).update(
-            last_seen_at=seen, last_data_time=end - HOUR
+            last_seen_at=end - 2 * HOUR if silent else end + timedelta(minutes=5),
+            last_data_time=end - HOUR,
+            # as the silence check would have left it; the live simulator skips it too
+            status=PointStatus.OFFLINE if silent else PointStatus.ACTIVE,
         )
 
 

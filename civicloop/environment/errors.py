@@ -1,8 +1,10 @@
-"""Stable machine-readable error codes of the environment app, with their Chinese messages."""
+"""Stable machine-readable error codes of the environment app, with translatable messages."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from django.utils.translation import gettext as _
 
 from civicloop.lib.errors import Forbidden, Invalid, NotFound
 
@@ -27,15 +29,15 @@ class Code(StrEnum):
 
 
 def enterprise_not_found() -> NotFound:
-    return NotFound(Code.ENTERPRISE_NOT_FOUND, "企业不存在或您无权查看")
+    return NotFound(Code.ENTERPRISE_NOT_FOUND, _("企业不存在或您无权查看"))
 
 
 def outlet_not_found() -> NotFound:
-    return NotFound(Code.OUTLET_NOT_FOUND, "排放口不存在或您无权查看")
+    return NotFound(Code.OUTLET_NOT_FOUND, _("排放口不存在或您无权查看"))
 
 
 def station_not_found() -> NotFound:
-    return NotFound(Code.STATION_NOT_FOUND, "微型站不存在")
+    return NotFound(Code.STATION_NOT_FOUND, _("微型站不存在"))
 
 
 def invalid(code: Code, message: str) -> Invalid:
@@ -43,4 +45,4 @@ def invalid(code: Code, message: str) -> Invalid:
 
 
 def share_forbidden() -> Forbidden:
-    return Forbidden(Code.SHARE_FORBIDDEN, "您的单位未获得环境数据共享授权")
+    return Forbidden(Code.SHARE_FORBIDDEN, _("您的单位未获得环境数据共享授权"))

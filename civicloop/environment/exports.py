@@ -6,38 +6,54 @@ import csv
 import io
 from collections.abc import Iterator
 
+from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 
 from civicloop.environment.models import AlertKind
 from civicloop.environment.reports import MonthReport
 
 OUTLET_HEADER = [
-    "日期",
-    "排放口编号",
-    "排放口名称",
-    "污染物",
-    "编码",
-    "单位",
-    "日均值",
-    "最大小时值",
-    "最小小时值",
-    "有效小时数",
-    "限值",
-    "判定依据",
-    "是否超标",
+    _("日期"),
+    _("排放口编号"),
+    _("排放口名称"),
+    _("污染物"),
+    _("编码"),
+    _("单位"),
+    _("日均值"),
+    _("最大小时值"),
+    _("最小小时值"),
+    _("有效小时数"),
+    _("限值"),
+    _("判定依据"),
+    _("是否超标"),
 ]
 STATION_HEADER = [
-    "日期",
-    "微型站",
+    _("日期"),
+    _("微型站"),
     "MN",
-    "距离（km）",
+    _("距离（km）"),
     "AQI",
-    "级别",
-    "首要污染物",
+    _("级别"),
+    _("首要污染物"),
     "PM2.5",
     "PM10",
 ]
-ALERT_HEADER = ["开始", "排放口", "类型", "污染物", "最不利值", "限值", "案件编号", "状态"]
+ALERT_HEADER = [
+    _("开始"),
+    _("排放口"),
+    _("类型"),
+    _("污染物"),
+    _("最不利值"),
+    _("限值"),
+    _("案件编号"),
+    _("状态"),
+]
+
+
+def _texts(header: object) -> list[str]:
+    """The header in the active language (the lists hold lazy translations)."""
+    assert isinstance(header, list)
+    return [str(cell) for cell in header]
 
 
 def _number(value: float | None, digits: int = 3) -> float | str:
@@ -63,7 +79,7 @@ def outlet_rows(report: MonthReport) -> Iterator[list[object]]:
                     day.hours,
                     line.limit_text,
                     line.basis,
-                    "是" if day.exceeded else "",
+                    str(_("是")) if day.exceeded else "",
                 ]
 
 
@@ -109,7 +125,7 @@ def report_csv(report: MonthReport, part: str = "outlets") -> bytes:
     }.get(part, (OUTLET_HEADER, outlet_rows(report)))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow(_texts(header))
     writer.writerows(rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
@@ -117,16 +133,16 @@ def report_csv(report: MonthReport, part: str = "outlets") -> bytes:
 def report_xlsx(report: MonthReport) -> bytes:
     workbook = Workbook()
     sheets = [
-        ("排放口日数据", OUTLET_HEADER, outlet_rows(report)),
-        ("预警与案件", ALERT_HEADER, alert_rows(report)),
-        ("周边微型站", STATION_HEADER, station_rows(report)),
+        (_("排放口日数据"), OUTLET_HEADER, outlet_rows(report)),
+        (_("预警与案件"), ALERT_HEADER, alert_rows(report)),
+        (_("周边微型站"), STATION_HEADER, station_rows(report)),
     ]
     first = workbook.active
     assert first is not None
     workbook.remove(first)
     for title, header, rows in sheets:
-        sheet = workbook.create_sheet(title)
-        sheet.append(header)
+        sheet = workbook.create_sheet(str(title))
+        sheet.append(_texts(header))
         for row in rows:
             sheet.append(row)
         sheet.freeze_panes = "A2"

@@ -16,6 +16,7 @@ import io
 from datetime import date
 from pathlib import Path
 
+from django.utils.translation import gettext as _
 from fpdf import FPDF
 
 from civicloop.environment.limits import LimitBook
@@ -43,7 +44,7 @@ def cjk_font() -> tuple[Path, int]:
             return path, index
     raise DomainError(
         "font_missing",
-        "服务器缺少中文字体（请安装 fonts-noto-cjk 或 fonts-wqy-zenhei）",
+        _("服务器缺少中文字体（请安装 fonts-noto-cjk 或 fonts-wqy-zenhei）"),
         status=500,
     )
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils.translation import gettext as _
+
 from civicloop.environment import rules
 from civicloop.environment.models import Medium, PermitLimit, StandardEdition, StandardLimit
 from civicloop.environment.standards import choose_limit, edition_on, editions_of
@@ -60,7 +62,10 @@ class LimitBook:
         permitted = _permitted(limit, period, on)
         o2 = cell.reference_o2 if cell else None
         if permitted is not None or limit.low_limit is not None:
-            basis = f"许可限值（{limit.permit.number} 第{limit.permit.version}版）"
+            basis = _("许可限值（%(number)s 第%(version)s版）") % {
+                "number": limit.permit.number,
+                "version": limit.permit.version,
+            }
             return EffectiveLimit(permitted, limit.low_limit, limit.unit, basis, period, o2)
         if cell is None:
             return EffectiveLimit(None, None, limit.unit, "", period, None)

@@ -153,7 +153,7 @@ class Permit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number}（第{self.version}版）"
+        return _("%(number)s（第%(version)s版）") % {"number": self.number, "version": self.version}
 
 
 class OutletClass(models.TextChoices):
@@ -410,7 +410,7 @@ class StandardLimit(models.Model):
     @property
     def value_text(self) -> str:
         if self.not_detectable:
-            return "不得检出"
+            return str(_("不得检出"))
         if self.low is not None and self.high is not None:
             return f"{self.low:g}～{self.high:g}"
         if self.high is not None:

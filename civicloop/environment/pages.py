@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from civicloop.environment import aqi, qr, stations
 from civicloop.environment.models import (
     Alert,
@@ -104,14 +106,14 @@ def overall_status(outlet: Outlet, statuses: list[LineStatus], *, now: datetime)
     """(tone, text) of the outlet now."""
     point = outlet.monitoring_point
     if point is None:
-        return "off", "未接入在线监测"
+        return "off", _("未接入在线监测")
     if point.last_seen_at is None or now - point.last_seen_at > ONLINE_WITHIN:
-        return "wait", "设备离线"
+        return "wait", _("设备离线")
     if any(s.exceeded for s in statuses):
-        return "urgent", "最近小时值超标"
+        return "urgent", _("最近小时值超标")
     if all(s.value is None for s in statuses):
-        return "off", "暂无数据"
-    return "done", "在线 · 最近小时值达标"
+        return "off", _("暂无数据")
+    return "done", _("在线 · 最近小时值达标")
 
 
 def outlet_context(outlet: Outlet, *, inspector: bool, now: datetime) -> dict[str, Any]:

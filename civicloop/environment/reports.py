@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db.models import Avg, Case, Count, F, FloatField, Max, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDay
+from django.utils.translation import gettext as _
 
 from civicloop.environment import aqi, errors
 from civicloop.environment.errors import Code
@@ -43,7 +44,7 @@ def parse_month(text: str | None, *, today: date) -> date:
         year, month = (int(part) for part in text.split("-"))
         return date(year, month, 1)
     except ValueError as exc:
-        raise errors.invalid(Code.MONTH_INVALID, "月份格式应为 YYYY-MM") from exc
+        raise errors.invalid(Code.MONTH_INVALID, _("月份格式应为 YYYY-MM")) from exc
 
 
 @dataclass(frozen=True)

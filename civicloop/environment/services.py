@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Max
+from django.utils.translation import gettext as _
 
 from civicloop.accounts.models import Organisation, User
 from civicloop.environment import codes
@@ -41,7 +42,7 @@ from civicloop.regions.models import Region
 
 def _require(problem: str | None, code: Code) -> None:
     if problem:
-        raise invalid(code, problem)
+        raise invalid(code, _(problem))  # codes.py marks its messages for translation
 
 
 # ---------------------------------------------------------------- enterprises
@@ -71,10 +72,10 @@ def enterprise_create(
     _require(codes.uscc_problem(uscc), Code.USCC_INVALID)
     _require(codes.industry_code_problem(data.industry_code), Code.INDUSTRY_CODE_INVALID)
     if Enterprise.objects.filter(uscc=uscc).exists():
-        raise invalid(Code.DUPLICATE, "该统一社会信用代码的企业已登记")
+        raise invalid(Code.DUPLICATE, _("该统一社会信用代码的企业已登记"))
     placement = locate_all(data.latitude, data.longitude)
     if placement is None:
-        raise invalid(Code.OUTSIDE_CITY, "企业位置不在本市网格范围内")
+        raise invalid(Code.OUTSIDE_CITY, _("企业位置不在本市网格范围内"))
     return Enterprise.objects.create(
         uscc=uscc,
         name=data.name.strip(),
@@ -99,18 +100,18 @@ def _check_permit_number(enterprise: Enterprise, number: str) -> None:
     _require(codes.permit_number_problem(number), Code.PERMIT_NUMBER_INVALID)
     if not number.startswith("H9") and number[:18] != enterprise.uscc:
         raise invalid(
-            Code.PERMIT_NUMBER_INVALID, "排污许可证编号前18位应为该企业的统一社会信用代码"
+            Code.PERMIT_NUMBER_INVALID, _("排污许可证编号前18位应为该企业的统一社会信用代码")
         )
     owner = Permit.objects.filter(number=number).exclude(enterprise=enterprise).exists()
     if owner:
-        raise invalid(Code.DUPLICATE, "该许可证编号已属于其他企业")
+        raise invalid(Code.DUPLICATE, _("该许可证编号已属于其他企业"))
 
 
 def _check_dates(issued_on: date, valid_from: date, valid_to: date) -> None:
     if valid_to <= valid_from:
-        raise invalid(Code.PERMIT_DATES_INVALID, "有效期截止日期必须晚于起始日期")
+        raise invalid(Code.PERMIT_DATES_INVALID, _("有效期截止日期必须晚于起始日期"))
     if issued_on > valid_from:
-        raise invalid(Code.PERMIT_DATES_INVALID, "发证日期不能晚于有效期起始日期")
+        raise invalid(Code.PERMIT_DATES_INVALID, _("发证日期不能晚于有效期起始日期"))
 
 
 @transaction.atomic
@@ -210,10 +211,10 @@ def outlet_create(
     code = data.code.strip().upper()
     _require(codes.outlet_code_problem(code), Code.OUTLET_CODE_INVALID)
     if enterprise.outlets.filter(code=code).exists():
-        raise invalid(Code.DUPLICATE, f"该企业已有排放口 {code}")
+        raise invalid(Code.DUPLICATE, _("该企业已有排放口 %(code)s") % {"code": code})
     medium = codes.outlet_medium(code) or ""
     if medium == Medium.AIR and data.discharge_mode:
-        raise invalid(Code.OUTLET_CODE_INVALID, "废气排放口不填写直接/间接排放方式")
+        raise invalid(Code.OUTLET_CODE_INVALID, _("废气排放口不填写直接/间接排放方式"))
     outlet = Outlet.objects.create(
         enterprise=enterprise, medium=medium, **{**data.__dict__, "code": code}
     )
@@ -226,7 +227,7 @@ def outlet_create(
 def outlet_link_point(*, outlet: Outlet, point: MonitoringPoint | None) -> Outlet:
     taken = Outlet.objects.filter(monitoring_point=point).exclude(pk=outlet.pk)
     if point is not None and taken.exists():
-        raise invalid(Code.POINT_TAKEN, "该监测点已关联其他排放口")
+        raise invalid(Code.POINT_TAKEN, _("该监测点已关联其他排放口"))
     Outlet.objects.filter(pk=outlet.pk).update(monitoring_point=point)
     outlet.monitoring_point = point
     return outlet
@@ -263,14 +264,17 @@ class LimitData:
 def _limit_fields(data: LimitData) -> dict[str, Any]:
     values = [data.hourly_limit, data.daily_limit, data.low_limit, data.promised_limit]
     if any(v is not None and v < 0 for v in values):
-        raise invalid(Code.LIMIT_INVALID, "限值不能为负数")
+        raise invalid(Code.LIMIT_INVALID, _("限值不能为负数"))
     standard = None
     if data.standard_number:
         standard = Standard.objects.filter(number=data.standard_number).first()
         if standard is None:
-            raise invalid(Code.LIMIT_INVALID, f"标准库中没有 {data.standard_number}")
+            raise invalid(
+                Code.LIMIT_INVALID,
+                _("标准库中没有 %(standard)s") % {"standard": data.standard_number},
+            )
     if standard is None and data.hourly_limit is None and data.daily_limit is None:
-        raise invalid(Code.LIMIT_INVALID, "请填写许可浓度限值或执行标准")
+        raise invalid(Code.LIMIT_INVALID, _("请填写许可浓度限值或执行标准"))
     fields = {
         k: v for k, v in data.__dict__.items() if k not in {"pollutant_code", "standard_number"}
     }
@@ -280,10 +284,10 @@ def _limit_fields(data: LimitData) -> dict[str, Any]:
 @transaction.atomic
 def permit_limit_set(*, permit: Permit, outlet: Outlet, data: LimitData) -> PermitLimit:
     if outlet.enterprise_id != permit.enterprise_id:
-        raise invalid(Code.LIMIT_INVALID, "排放口不属于该许可证的企业")
+        raise invalid(Code.LIMIT_INVALID, _("排放口不属于该许可证的企业"))
     pollutant = Pollutant.objects.filter(code=data.pollutant_code).first()
     if pollutant is None or pollutant.medium != outlet.medium:
-        raise invalid(Code.LIMIT_INVALID, "污染物与排放口类别不符或不存在")
+        raise invalid(Code.LIMIT_INVALID, _("污染物与排放口类别不符或不存在"))
     limit, _created = PermitLimit.objects.update_or_create(
         permit=permit, outlet=outlet, pollutant=pollutant, defaults=_limit_fields(data)
     )
@@ -301,7 +305,7 @@ def special_period_add(
     daily_amount_kg: float | None = None,
 ) -> SpecialPeriodLimit:
     if ends_on < starts_on:
-        raise invalid(Code.LIMIT_INVALID, "特殊时段结束日期不能早于开始日期")
+        raise invalid(Code.LIMIT_INVALID, _("特殊时段结束日期不能早于开始日期"))
     return SpecialPeriodLimit.objects.create(
         limit=limit,
         name=name.strip(),
@@ -327,7 +331,7 @@ def monitoring_requirement_add(
 ) -> MonitoringRequirement:
     pollutant = Pollutant.objects.filter(code=pollutant_code).first() if pollutant_code else None
     if pollutant_code and pollutant is None:
-        raise invalid(Code.LIMIT_INVALID, f"未知的污染物编码 {pollutant_code}")
+        raise invalid(Code.LIMIT_INVALID, _("未知的污染物编码 %(code)s") % {"code": pollutant_code})
     return MonitoringRequirement.objects.create(
         permit=permit,
         outlet=outlet,

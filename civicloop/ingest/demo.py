@@ -1,8 +1,12 @@
-"""Monitoring points for simulated devices, and the handful the demo shows live.
+"""Monitoring points for simulated devices, and the ones the demo shows live.
 
 from civicloop.ingest.demo import register_demo_points
 specs = register_demo_points()          # idempotent
 # then: civicloop ingest & civicloop hj212 simulate --demo --rate 1/10 --duration 600
+
+The live demo feeds the five devices below and every other registered point whose MN starts
+with `DEMO_MN_PREFIX` (the environment demo's wastewater outlets and micro air stations), as
+long as the point is active: a point the demo tells as offline stays silent.
 """
 
 from __future__ import annotations
@@ -14,9 +18,18 @@ from django.db import transaction
 from civicloop.ingest.hj212 import Edition
 from civicloop.ingest.records import CRC_TO_POINT
 from civicloop.ingest.simulator import DeviceKind, DeviceSpec
-from civicloop.monitoring.models import MonitoringPoint, PointKind, ProtocolEdition
+from civicloop.monitoring.models import (
+    CrcVariant as PointCrc,
+)
+from civicloop.monitoring.models import (
+    MonitoringPoint,
+    PointKind,
+    PointStatus,
+    ProtocolEdition,
+)
 
 DEMO_PASSWORD = "123456"
+DEMO_MN_PREFIX = "33078200DEMO"
 # The seed question: "浪莎废水排放在线监测情况如何？周边大气微型站的监测数据怎么样？"
 DEMO_DEVICES: tuple[DeviceSpec, ...] = (
     DeviceSpec(
@@ -70,6 +83,9 @@ _POINT_KINDS = {
     DeviceKind.AIR: PointKind.AMBIENT_MICRO_STATION,
 }
 _KIND_LABELS = {DeviceKind.WASTEWATER: "废水", DeviceKind.AIR: "大气"}
+# Flue-gas outlets are not simulated: the simulator has wastewater and ambient-air profiles.
+_DEVICE_KINDS = {kind: device for device, kind in _POINT_KINDS.items()}
+_POINT_TO_CRC = {point: crc for crc, point in CRC_TO_POINT.items()}
 
 
 def point_for(spec: DeviceSpec) -> MonitoringPoint:
@@ -101,6 +117,26 @@ def register_points(specs: Sequence[DeviceSpec]) -> int:
 
 
 def register_demo_points() -> list[DeviceSpec]:
-    """The demo's monitoring points (浪莎 outlet, nearby micro stations …); idempotent."""
+    """The demo's live devices: the 浪莎 outlet and its micro stations (registered here,
+    idempotently), then the active demo points other loaders registered."""
     register_points(DEMO_DEVICES)
-    return list(DEMO_DEVICES)
+    return list(DEMO_DEVICES) + registered_demo_specs()
+
+
+def registered_demo_specs() -> list[DeviceSpec]:
+    points = MonitoringPoint.objects.filter(
+        mn__startswith=DEMO_MN_PREFIX, kind__in=_DEVICE_KINDS, status=PointStatus.ACTIVE
+    ).order_by("mn")
+    return [
+        DeviceSpec(
+            mn=point.mn,
+            pw=point.password,
+            edition=Edition.HJ212_2017,
+            kind=_DEVICE_KINDS[PointKind(point.kind)],
+            crc=_POINT_TO_CRC[PointCrc(point.crc_variant)],
+            name=point.name,
+            latitude=point.latitude,
+            longitude=point.longitude,
+        )
+        for point in points
+    ]

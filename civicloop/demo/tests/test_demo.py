@@ -8,9 +8,11 @@ import pytest
 from django.core.management import call_command
 
 from civicloop.accounts.models import Membership, Role, User
-from civicloop.cases.models import Case
+from civicloop.cases.models import Case, Source
 from civicloop.demo.loader import load_demo
-from civicloop.monitoring.models import MonitoringPoint
+from civicloop.environment.models import Alert
+from civicloop.ingest.demo import DEMO_DEVICES, DEMO_MN_PREFIX
+from civicloop.monitoring.models import MonitoringPoint, PointKind, PointStatus
 from civicloop.regions.models import Level, Region
 
 
@@ -19,16 +21,29 @@ def test_demo_loads_every_app_and_is_idempotent() -> None:
     first = load_demo(cases=30, days=20)
     assert Region.objects.filter(level=Level.TOWN).count() == 14
     assert first.cases_created == 30
-    assert Case.objects.count() == 30
+    assert first.environment.enterprises == 30
+    # the environment demo's six alerts open cases of their own (source 在线监测)
+    assert first.environment.alerts_created == Alert.objects.count() == 6
+    assert Case.objects.filter(source=Source.SENSOR).count() == 6
+    assert Case.objects.count() == 30 + 6
     assert [a.role for a in first.accounts] == list(Role)
     for role in Role:
         assert Membership.objects.filter(role=role).exists(), role
-    assert first.monitoring_points == MonitoringPoint.objects.count() > 0
+    # the five fixed live devices, plus the active demo wastewater outlets and micro stations
+    live = MonitoringPoint.objects.filter(
+        mn__startswith=DEMO_MN_PREFIX,
+        kind__in=[PointKind.WASTEWATER_OUTLET, PointKind.AMBIENT_MICRO_STATION],
+        status=PointStatus.ACTIVE,
+    )
+    assert first.monitoring_points == len(DEMO_DEVICES) + live.count()
+    assert (
+        MonitoringPoint.objects.filter(mn__startswith=DEMO_MN_PREFIX, status="offline").count() == 1
+    )
     users = User.objects.count()
 
     second = load_demo(cases=30, days=20)
-    assert second.cases_created == 0
-    assert (Case.objects.count(), User.objects.count()) == (30, users)
+    assert (second.cases_created, second.environment.alerts_created) == (0, 0)
+    assert (Case.objects.count(), User.objects.count()) == (36, users)
 
 
 @pytest.mark.django_db

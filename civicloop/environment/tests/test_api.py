@@ -92,6 +92,25 @@ def test_grant_scope_is_the_region(env: Env, world: World) -> None:
     )
 
 
+def test_errors_speak_chinese_first_and_english_on_request(env: Env, granted) -> None:
+    url = f"{BASE}/enterprises/91330782MA2E3C7K1X"
+    chinese = Client().get(url, headers=granted)
+    english = Client().get(url, headers={**granted, "Accept-Language": "en"})
+    assert (chinese.status_code, english.status_code) == (404, 404)
+    assert chinese.json() == {"code": "enterprise_not_found", "message": "企业不存在或您无权查看"}
+    assert english.json() == {
+        "code": "enterprise_not_found",
+        "message": "The enterprise does not exist or you may not view it",
+    }
+    month = Client().get(
+        f"{BASE}/enterprises/{env.enterprise.uscc}/month-report",
+        {"month": "2026/10"},
+        headers={**granted, "Accept-Language": "en"},
+    )
+    assert (month.status_code, month.json()["code"]) == (422, "month_invalid")
+    assert month.json()["message"] == "The month must be written YYYY-MM"
+
+
 def test_inspectors_use_their_own_scope(env: Env) -> None:
     response = Client().get(f"{BASE}/enterprises", headers=bearer(env.inspector))
     assert response.json()["count"] == 1

@@ -40,6 +40,11 @@ class Command(BaseCommand):
             f"区域 {sum(summary.regions.values())} · 分类 {summary.categories} · "
             f"组织 {summary.organisations} · 新建案件 {summary.cases_created}"
         )
+        env = summary.environment
+        self.stdout.write(
+            f"企业 {env.enterprises} · 排放口 {env.outlets} · 监测点位 {env.points} · "
+            f"新增监测数据 {env.readings} · 新告警 {env.alerts_created}"
+        )
         url = f"http://{options['host']}:{options['port']}"
         self._print_accounts(summary.accounts, url, options["ingest_port"])
         if not options["no_serve"]:
