@@ -1,5 +1,6 @@
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import Field
 
@@ -40,7 +41,7 @@ class MeOut(Schema):
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
     user = authenticate(request, mobile=payload.mobile, password=payload.password)
     if user is None or not user.is_active:
-        raise DomainError("invalid_credentials", "手机号或密码错误", status=401)
+        raise DomainError("invalid_credentials", _("手机号或密码错误"), status=401)
     token, key = token_create(user=user, name=payload.name)
     return Status(201, TokenOut(token=key, name=token.name))
 

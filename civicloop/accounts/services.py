@@ -4,6 +4,7 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from civicloop.accounts.models import (
     ApiToken,
@@ -24,9 +25,9 @@ def user_create(*, mobile: str, name: str, password: str | None = None, email: s
     except ValidationError as e:
         raise Invalid("invalid_mobile", str(e.messages[0])) from e
     if not name.strip():
-        raise Invalid("name_required", "请填写姓名")
+        raise Invalid("name_required", _("请填写姓名"))
     if User.objects.filter(mobile=mobile).exists():
-        raise Invalid("mobile_taken", "该手机号已注册")
+        raise Invalid("mobile_taken", _("该手机号已注册"))
     return User.objects.create_user(mobile, password, name=name.strip(), email=email)
 
 

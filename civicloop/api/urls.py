@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -55,18 +56,18 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> Http
         for e in exc.errors
     ]
     return error_response(
-        request, 422, "validation_error", "提交的数据不完整或格式不正确", errors=errors
+        request, 422, "validation_error", _("提交的数据不完整或格式不正确"), errors=errors
     )
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(request, 401, "unauthenticated", "请先登录")
+    return error_response(request, 401, "unauthenticated", _("请先登录"))
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error_response(request, 404, "not_found", "您访问的内容不存在")
+    return error_response(request, 404, "not_found", _("您访问的内容不存在"))
 
 
 @api.exception_handler(HttpError)

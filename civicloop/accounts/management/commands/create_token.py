@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from civicloop.accounts.models import User
 from civicloop.accounts.services import token_create
@@ -20,6 +21,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         user = User.objects.filter(mobile=options["mobile"], is_active=True).first()
         if user is None:
-            raise CommandError(f"用户不存在或已停用：{options['mobile']}")
+            raise CommandError(_("用户不存在或已停用：%(mobile)s") % {"mobile": options["mobile"]})
         _token, key = token_create(user=user, name=options["name"])
         self.stdout.write(key)

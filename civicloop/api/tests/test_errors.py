@@ -1,0 +1,33 @@
+"""API errors: a machine-readable code and a message in the caller's language (Chinese first)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from civicloop.accounts.models import ApiToken, User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unauthenticated_is_chinese_by_default_and_english_on_request() -> None:
+    chinese = Client().get("/api/v1/cases")
+    english = Client().get("/api/v1/cases", headers={"Accept-Language": "en"})
+    assert chinese.status_code == english.status_code == 401
+    assert chinese.json() == {"code": "unauthenticated", "message": "请先登录"}
+    assert english.json() == {"code": "unauthenticated", "message": "Please log in first"}
+
+
+def test_wrong_password_changes_nothing_and_says_why_in_english(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    User.objects.create_user("13900009999", "right-password", name="钱明")
+    response = Client().post(
+        "/api/v1/auth/token",
+        {"mobile": "13900009999", "password": "wrong", "name": "测试"},
+        content_type="application/json",
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"
+    assert response.json()["message"] == "Wrong mobile number or password"
+    assert ApiToken.objects.count() == 0
