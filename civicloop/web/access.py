@@ -18,8 +18,9 @@ from django.utils.translation import gettext_lazy as _
 from civicloop.accounts.models import CENTRE_ROLES, UNIT_ROLES, Membership, Role, User
 from civicloop.accounts.selectors import memberships_of, roles_of
 from civicloop.cases.models import Case
-from civicloop.cases.selectors import actions_for, membership_covers
+from civicloop.cases.selectors import actions_for, is_staff_viewer, membership_covers
 from civicloop.cases.workflow import ACTIONS
+from civicloop.web.actions import STAFF_EXTRAS
 
 # Reporter actions: the service checks the reporter, not a role.
 _REPORTER_ACTIONS = frozenset({"reopen", "submit_draft", "rate"})
@@ -92,8 +93,16 @@ class ActionAccess(StrEnum):
     HIDDEN = "hidden"
 
 
-def action_access(user: User, case: Case, name: str) -> ActionAccess:
+def case_actions(user: User, case: Case) -> list[str]:
+    """The table's actions open to the user, plus the staff extras (补充照片)."""
     names = actions_for(user, case)
+    if is_staff_viewer(user, case):
+        names += list(STAFF_EXTRAS)
+    return names
+
+
+def action_access(user: User, case: Case, name: str) -> ActionAccess:
+    names = case_actions(user, case)
     if name in names:
         return ActionAccess.ALLOWED
     if name in _FOLLOW_ACTIONS and _FOLLOW_ACTIONS & set(names):

@@ -77,6 +77,19 @@ def _check(passed: bool) -> Runner:
     )
 
 
+def _reclassify(c: Case, u: User, d: Data) -> None:
+    services.case_reclassify(
+        case=c,
+        by=u,
+        category=d.get("category"),
+        urgency=Urgency(d["urgency"]),
+        lat=d["lat"],
+        lon=d["lon"],
+        address=d.get("address") or "",
+        note=_note(d),
+    )
+
+
 def _decide(service: Callable[..., Any], approve: bool) -> Runner:
     return lambda c, u, d: service(case=c, by=u, approve=approve, note=_note(d))
 
@@ -200,6 +213,27 @@ _ACTIONS = [
         ),
     ),
     WebAction("lift_supervision", f.NoteOnlyForm, _simple(services.case_supervision_lift)),
+    WebAction("reclassify", f.ReclassifyForm, _reclassify),
+    WebAction(
+        "add_assist",
+        f.AssistAddForm,
+        lambda c, u, d: services.case_assist_add(case=c, to=d["to"], by=u, note=_note(d)),
+    ),
+    WebAction(
+        "end_assist",
+        f.AssistEndForm,
+        lambda c, u, d: services.case_assist_end(
+            case=c, organisation=d["organisation"], by=u, note=_note(d)
+        ),
+    ),
+    # Outside the transition table: staff on the case (assisting units too) add photos.
+    WebAction(
+        "add_evidence",
+        f.EvidenceForm,
+        lambda c, u, d: services.case_add_evidence(case=c, by=u, photos=_photos(d), note=_note(d)),
+        "plain",
+        _("补充照片"),
+    ),
     WebAction(
         "follow",
         f.NoFieldsForm,
@@ -231,6 +265,8 @@ def build_form(
     if action.form is f.DispatchForm:
         kwargs["targets"] = dispatch_targets(case)
         kwargs["suggested"] = route_for(case)
+    if action.form is f.AssistAddForm:
+        kwargs["targets"] = dispatch_targets(case)
     return action.form(data, files, **kwargs)
 
 
@@ -239,7 +275,10 @@ _WORTH_OFFERING: dict[str, Callable[[Case], bool]] = {
     "lift_supervision": lambda case: bool(case.supervision),
     # One rating per closure (the service refuses a second one).
     "rate": lambda case: not (case.rated_at and case.closed_at and case.rated_at >= case.closed_at),
+    "end_assist": lambda case: case.assists.filter(ended_at__isnull=True).exists(),
 }
+# Actions outside the transition table that any staff viewer of the case may take.
+STAFF_EXTRAS = ("add_evidence",)
 
 
 def forms_for(case: Case, user: User, names: list[str]) -> list[tuple[WebAction, f.ActionForm]]:

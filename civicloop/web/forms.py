@@ -443,6 +443,73 @@ class SuperviseForm(ActionForm):
     )
 
 
+class ReclassifyForm(ActionForm):
+    """修改分类或位置 before a unit claims the case; the fields start at the case's values, so
+    only what the user changes is changed (and the case re-routed)."""
+
+    note_label = _("修改原因（选填）")
+    category = CategoryField(required=False)
+    urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices)
+    lat = _coordinate(_("纬度"), -90, 90)
+    lon = _coordinate(_("经度"), -180, 180)
+    address = forms.CharField(
+        label=_("详细地址（选填）"),
+        required=False,
+        max_length=200,
+        error_messages={"max_length": _("地址不能超过200字")},
+    )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fields["category"].label = _("新分类（不改可不选）")
+        for name in ("urgency", "lat", "lon", "address"):
+            self.fields[name].initial = getattr(self.case, name)
+
+
+class AssistAddForm(ActionForm):
+    to = forms.ChoiceField(label=_("会办单位"), error_messages={"required": _("请选择会办单位")})
+
+    def __init__(self, *args: Any, targets: Sequence[Organisation] = (), **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        taken: set[int | None] = {self.case.assigned_org_id}
+        taken.update(
+            self.case.assists.filter(ended_at__isnull=True).values_list(
+                "organisation_id", flat=True
+            )
+        )
+        self.targets = {o.code: o for o in targets if o.pk not in taken}
+        field = self.fields["to"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("请选择")), *[(o.code, o.name) for o in self.targets.values()]]
+        field.error_messages["invalid_choice"] = _("该单位不能作为此案件的会办单位")
+
+    def clean_to(self) -> Organisation:
+        return self.targets[self.cleaned_data["to"]]
+
+
+class AssistEndForm(ActionForm):
+    organisation = forms.ChoiceField(
+        label=_("结束会办的单位"), error_messages={"required": _("请选择会办单位")}
+    )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        active = self.case.assists.filter(ended_at__isnull=True).select_related("organisation")
+        self.active = {a.organisation.code: a.organisation for a in active}
+        field = self.fields["organisation"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("请选择")), *[(c, o.name) for c, o in self.active.items()]]
+        field.error_messages["invalid_choice"] = _("该单位没有在会办此案件")
+
+    def clean_organisation(self) -> Organisation:
+        return self.active[self.cleaned_data["organisation"]]
+
+
+class EvidenceForm(ActionForm):
+    note_label = _("照片说明（选填）")
+    photos = PhotosField(label=_("补充照片"), minimum=1, required_message=_("请至少上传1张照片"))
+
+
 class CaseNoteForm(forms.Form):
     text = forms.CharField(
         label=_("内容"),
@@ -468,6 +535,9 @@ ERROR_FIELDS = {
     "deadline_invalid": "until",
     "merge_target_invalid": "into",
     "dispatch_target_invalid": "to",
+    "assist_invalid": "to",
+    "outside_jurisdiction": "lat",
+    "nothing_changed": None,
     "rate_window_passed": None,
     "already_rated": None,
 }

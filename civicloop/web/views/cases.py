@@ -20,7 +20,6 @@ from civicloop.accounts.models import Role, User
 from civicloop.cases import errors as case_errors
 from civicloop.cases.models import Case, CaseEvent, EventType
 from civicloop.cases.selectors import (
-    actions_for,
     can_see_reporter,
     is_staff_viewer,
     supervisions_for,
@@ -29,7 +28,7 @@ from civicloop.cases.selectors import (
 from civicloop.cases.services import case_add_note
 from civicloop.lib.errors import DomainError
 from civicloop.web import display, selectors
-from civicloop.web.access import ActionAccess, action_access
+from civicloop.web.access import ActionAccess, action_access, case_actions
 from civicloop.web.actions import WEB_ACTIONS, WebAction, build_form, forms_for
 from civicloop.web.forms import ActionForm, CaseNoteForm, add_domain_error
 from civicloop.web.views.common import case_or_404, is_htmx, map_config, safe_next, user_of
@@ -89,7 +88,7 @@ def case_context(
     events = timeline_for(user, case)
     photos = selectors.photos_of(case, events)
     before, after = selectors.before_after(events, photos)
-    action_forms = forms_for(case, user, actions_for(user, case))
+    action_forms = forms_for(case, user, case_actions(user, case))
     if failed is not None:
         action_forms = _with_failed(action_forms, failed)
     staff = is_staff_viewer(user, case)

@@ -191,6 +191,17 @@
     root.querySelectorAll("[data-map]").forEach(initMap);
   }
 
+  // A map inside a closed <details> (an action form) has no size until it is opened.
+  document.addEventListener("toggle", function (event) {
+    if (!event.target.open) return;
+    event.target.querySelectorAll("[data-map]").forEach(function (el) {
+      if (!el._map) return;
+      el._map.invalidateSize();
+      var point = el.dataset.pickLat && pickedPoint(el);
+      if (point) el._map.setView(point, 16);
+    });
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
 })();

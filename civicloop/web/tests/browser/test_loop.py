@@ -216,3 +216,31 @@ def test_the_dashboard_charts_drill_down_to_cases(
     expect(lead.get_by_role("heading", level=1)).to_contain_text("结案率 · 分子")
     expect(lead.locator("[data-panel-link]", has_text=closed.number)).to_be_visible()
     expect(lead.locator("[data-panel-link]", has_text=working.number)).to_have_count(0)
+
+
+def test_the_centre_reclassifies_with_the_map_in_the_action_form(
+    login: Login, people, world, categories, shot: Shots
+):
+    case = case_in(State.FILED, people, world)
+    dispatcher = login(people.dispatcher)
+    open_case(dispatcher, "/centre/?queue=dispatch", case.number)
+    panel = dispatcher.locator("#case-panel")
+    details = panel.locator(
+        "details.action", has=dispatcher.locator("summary:text-is('修改分类或位置')")
+    )
+    details.locator("summary").click()
+    picker = details.locator("[data-map]")
+    expect(picker).to_be_visible()
+    # The map was built while its <details> was closed; opening it gives it its size.
+    dispatcher.wait_for_function(
+        "id => { const m = document.getElementById(id)._map; return m && m.getSize().x > 0 }",
+        arg="map-reclassify",
+    )
+    assert float(details.locator("input[name='reclassify-lat']").input_value()) == case.lat
+    details.get_by_label("紧急程度").select_option(label="紧急")
+    details.get_by_label("修改原因（选填）").fill("涉及交通安全")
+    shot(dispatcher, "reclassify")
+    details.get_by_role("button", name="确认修改分类或位置").click()
+    expect(panel.locator(".timeline")).to_contain_text("涉及交通安全")
+    case.refresh_from_db()
+    assert (case.urgency, case.lat, case.lon) == ("urgent", IN_GRID[0], IN_GRID[1])
