@@ -21,7 +21,7 @@ import math
 import numbers
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar, Final
@@ -70,34 +70,54 @@ _DECODE_ERRORS: Final = (
     RuntimeError,
 )
 
-_NOT_A_PHOTO: Final = "不支持的文件类型，请上传 JPEG、PNG、WebP 或 HEIC 格式的照片"
-_BROKEN: Final = "照片文件已损坏或不完整，请重新拍摄或上传"
-_TOO_MANY_PIXELS: Final = f"照片像素过多（上限 {MAX_PIXELS // 10_000} 万像素），请缩小后再上传"
+
+def gettext_noop(message: str) -> str:
+    """Marks a message for `makemessages` without importing Django (this module is pure);
+    callers show `PhotoError.localized(gettext)`."""
+    return message
+
+
+_NOT_A_PHOTO: Final = gettext_noop("不支持的文件类型，请上传 JPEG、PNG、WebP 或 HEIC 格式的照片")
+_BROKEN: Final = gettext_noop("照片文件已损坏或不完整，请重新拍摄或上传")
+_TOO_MANY_PIXELS: Final = gettext_noop("照片像素过多（上限 %(wan)s 万像素），请缩小后再上传")
+
+# Chinese counts in 万 (10⁴), English in millions: a translation may use either.
+_PIXEL_LIMIT: Final = {"wan": MAX_PIXELS // 10_000, "megapixels": MAX_PIXELS // 1_000_000}
 
 
 class PhotoError(Exception):
     """A photo we refuse; `code` is for API clients, `message` is shown to the user and
-    `status` is the HTTP status an API should answer with (as in civicloop.lib.errors)."""
+    `status` is the HTTP status an API should answer with (as in civicloop.lib.errors).
+    `template` and `params` let a caller translate it: `localized(gettext)`."""
 
     code: ClassVar[str] = "photo_error"
     status: ClassVar[int] = 400
-    default_message: ClassVar[str] = "照片无法处理"
+    default_message: ClassVar[str] = gettext_noop("照片无法处理")
 
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
+    def __init__(self, message: str | None = None, **params: object) -> None:
+        self.template = message or self.default_message
+        self.params = params
+        self.message = self.template % params if params else self.template
         super().__init__(self.message)
+
+    def localized(self, translate: Callable[[str], str]) -> str:
+        """The message in the caller's language (e.g. `django.utils.translation.gettext`)."""
+        text = translate(self.template)
+        return text % self.params if self.params else text
 
 
 class PhotoTooLarge(PhotoError):
     code = "photo_too_large"
     status = 413
-    default_message = "照片文件过大"
+    default_message = gettext_noop("照片文件过大")
 
     def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
         self.max_bytes = max_bytes
         super().__init__(
-            f"照片文件过大（{_human_size(size)}），请上传不超过 {_human_size(max_bytes)} 的照片"
+            gettext_noop("照片文件过大（%(size)s），请上传不超过 %(limit)s 的照片"),
+            size=_human_size(size),
+            limit=_human_size(max_bytes),
         )
 
 
@@ -283,7 +303,7 @@ def _decode(data: bytes) -> tuple[Image.Image, _Kind]:
         _check_opened(image, kind)
         image.load()
     except Image.DecompressionBombError as exc:
-        raise UnsupportedPhoto(_TOO_MANY_PIXELS) from exc
+        raise UnsupportedPhoto(_TOO_MANY_PIXELS, **_PIXEL_LIMIT) from exc
     except _DECODE_ERRORS as exc:
         raise UnsupportedPhoto(_BROKEN) from exc
     return image, kind
@@ -295,7 +315,7 @@ def _check_opened(image: Image.Image, kind: _Kind) -> None:
         raise UnsupportedPhoto(_NOT_A_PHOTO)
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise UnsupportedPhoto(_TOO_MANY_PIXELS)
+        raise UnsupportedPhoto(_TOO_MANY_PIXELS, **_PIXEL_LIMIT)
 
 
 # --- reading EXIF -----------------------------------------------------------------------------
@@ -495,4 +515,4 @@ def _human_size(size: int) -> str:
         return f"{size / (1024 * 1024):.1f} MB"
     if size >= 1024:
         return f"{size / 1024:.0f} KB"
-    return f"{size} 字节"
+    return f"{size} B"

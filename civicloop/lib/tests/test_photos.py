@@ -406,6 +406,19 @@ def test_too_large_message() -> None:
     assert str(error) == error.message
 
 
+def test_messages_can_be_translated_by_the_caller() -> None:
+    english = {
+        "照片文件过大（%(size)s），请上传不超过 %(limit)s 的照片": (
+            "The photo is too large (%(size)s); the limit is %(limit)s"
+        )
+    }
+    error = PhotoTooLarge(12_345_678, 10 * MB)
+    assert error.localized(lambda text: english.get(text, text)) == (
+        "The photo is too large (11.8 MB); the limit is 10.0 MB"
+    )
+    assert error.localized(lambda text: text) == error.message
+
+
 def gif() -> bytes:
     return encode(two_tone(), "GIF")
 
