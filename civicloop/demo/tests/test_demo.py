@@ -10,8 +10,11 @@ from django.core.management import call_command
 from civicloop.accounts.models import Membership, Role, User
 from civicloop.cases.models import Case, Source
 from civicloop.demo.loader import load_demo
+from civicloop.demo.management.commands.demo import SIMULATOR_SECONDS, listener_args, simulator_args
 from civicloop.environment.models import Alert
 from civicloop.ingest.demo import DEMO_DEVICES, DEMO_MN_PREFIX
+from civicloop.ingest.management.commands.hj212 import Command as Hj212Command
+from civicloop.ingest.management.commands.ingest import Command as IngestCommand
 from civicloop.monitoring.models import MonitoringPoint, PointKind, PointStatus
 from civicloop.regions.models import Level, Region
 
@@ -54,3 +57,15 @@ def test_demo_command_prints_the_accounts() -> None:
     assert "13900000001  王芳" in text
     assert "civicloop2026" in text
     assert "http://127.0.0.1:8000/api/v1/docs" in text
+
+
+def test_the_demo_starts_its_listener_and_simulator_with_valid_arguments() -> None:
+    hj212 = Hj212Command().create_parser("civicloop", "hj212")
+    options = vars(hj212.parse_args(simulator_args(9212)[1:]))
+    assert (options["action"], options["demo"], options["port"]) == ("simulate", True, 9212)
+    # `hj212 simulate` refuses to start without a limit (it would print a CommandError and
+    # leave the demo without live data).
+    assert options["duration"] == SIMULATOR_SECONDS and options["count"] is None
+    ingest = IngestCommand().create_parser("civicloop", "ingest")
+    parsed = vars(ingest.parse_args(listener_args(9212, mqtt=True)[1:]))
+    assert (parsed["port"], parsed["mqtt_host"]) == (9212, "127.0.0.1")

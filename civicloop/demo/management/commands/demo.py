@@ -22,6 +22,32 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+# The simulator stops after this long; the demo stops it earlier, on Ctrl-C.
+SIMULATOR_SECONDS = 365 * 24 * 3600
+
+
+def listener_args(port: int, mqtt: bool) -> list[str]:
+    """`civicloop …` arguments of the demo's ingestion listener."""
+    args = ["ingest", "--host", "127.0.0.1", "--port", str(port)]
+    return [*args, "--mqtt-host", "127.0.0.1"] if mqtt else args
+
+
+def simulator_args(port: int) -> list[str]:
+    """`civicloop …` arguments of the simulator feeding the demo's points every 30 s."""
+    return [
+        "hj212",
+        "simulate",
+        "--demo",
+        "--port",
+        str(port),
+        "--rate",
+        "1/30",
+        "--duration",
+        str(SIMULATOR_SECONDS),
+        "--no-progress",
+    ]
+
+
 class Command(BaseCommand):
     help = "迁移数据库、载入义乌演示数据，启动网站、数据接入服务和模拟设备（演示用）"
 
@@ -65,23 +91,10 @@ class Command(BaseCommand):
 
     def _start_ingest(self, port: int) -> list[subprocess.Popen[bytes]]:
         civicloop = [sys.executable, "-m", "civicloop"]
-        ingest = [*civicloop, "ingest", "--host", "127.0.0.1", "--port", str(port)]
-        if _port_open("127.0.0.1", 1883):
-            ingest += ["--mqtt-host", "127.0.0.1"]
-        listener = subprocess.Popen(ingest)
-        simulator = subprocess.Popen(
-            [
-                *civicloop,
-                "hj212",
-                "simulate",
-                "--demo",
-                "--port",
-                str(port),
-                "--rate",
-                "1/30",
-                "--no-progress",
-            ]
+        listener = subprocess.Popen(
+            [*civicloop, *listener_args(port, _port_open("127.0.0.1", 1883))]
         )
+        simulator = subprocess.Popen([*civicloop, *simulator_args(port)])
         return [simulator, listener]
 
     def _print_accounts(self, accounts: list[DemoAccount], url: str, ingest_port: int) -> None:
