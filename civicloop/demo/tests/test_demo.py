@@ -5,12 +5,17 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.core.management import call_command
+from django.core.management import call_command, get_commands, load_command_class
 
 from civicloop.accounts.models import Membership, Role, User
 from civicloop.cases.models import Case, Source
 from civicloop.demo.loader import load_demo
-from civicloop.demo.management.commands.demo import SIMULATOR_SECONDS, listener_args, simulator_args
+from civicloop.demo.management.commands.demo import (
+    SIMULATOR_SECONDS,
+    listener_args,
+    simulator_args,
+    worker_args,
+)
 from civicloop.environment.models import Alert
 from civicloop.ingest.demo import DEMO_DEVICES, DEMO_MN_PREFIX
 from civicloop.ingest.management.commands.hj212 import Command as Hj212Command
@@ -66,6 +71,11 @@ def test_the_demo_starts_its_listener_and_simulator_with_valid_arguments() -> No
     # `hj212 simulate` refuses to start without a limit (it would print a CommandError and
     # leave the demo without live data).
     assert options["duration"] == SIMULATOR_SECONDS and options["count"] is None
+    assert (options["minute_data"], options["rate"]) == (True, "1/60")
     ingest = IngestCommand().create_parser("civicloop", "ingest")
     parsed = vars(ingest.parse_args(listener_args(9212, mqtt=True)[1:]))
     assert (parsed["port"], parsed["mqtt_host"]) == (9212, "127.0.0.1")
+    for args in worker_args():
+        command = load_command_class(get_commands()[args[0]], args[0])
+        worker = vars(command.create_parser("civicloop", args[0]).parse_args(args[1:]))
+        assert worker["loop"] is True, args

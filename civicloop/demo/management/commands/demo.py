@@ -1,5 +1,6 @@
 """`civicloop demo`: migrate, load the Yiwu demo, print the URL and accounts, then run the web
-app, the HJ 212 ingestion listener and a small simulator feeding it until Ctrl-C."""
+app, the HJ 212 ingestion listener, a small simulator feeding it and the periodic workers
+(rollups, the environment sweep, the SLA sweep) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -33,18 +34,29 @@ def listener_args(port: int, mqtt: bool) -> list[str]:
 
 
 def simulator_args(port: int) -> list[str]:
-    """`civicloop …` arguments of the simulator feeding the demo's points every 30 s."""
+    """`civicloop …` arguments of the simulator: one minute record (2051) per device and
+    minute, so that the rollup worker builds the hourly values the sweeps judge."""
     return [
         "hj212",
         "simulate",
         "--demo",
+        "--minute-data",
         "--port",
         str(port),
         "--rate",
-        "1/30",
+        "1/60",
         "--duration",
         str(SIMULATOR_SECONDS),
         "--no-progress",
+    ]
+
+
+def worker_args() -> list[list[str]]:
+    """The periodic workers a deployment runs (docs/architecture.md), at demo intervals."""
+    return [
+        ["rollup_readings", "--loop", "--interval", "120"],
+        ["env_sweep", "--loop", "--interval", "300"],
+        ["sla_sweep", "--loop", "--interval", "60"],
     ]
 
 
@@ -77,7 +89,7 @@ class Command(BaseCommand):
             self._serve(options)
 
     def _serve(self, options: dict[str, Any]) -> None:
-        children = self._start_ingest(options["ingest_port"])
+        children = self._start_workers(options["ingest_port"])
         try:
             call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
         finally:
@@ -89,13 +101,15 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
 
-    def _start_ingest(self, port: int) -> list[subprocess.Popen[bytes]]:
+    def _start_workers(self, port: int) -> list[subprocess.Popen[bytes]]:
         civicloop = [sys.executable, "-m", "civicloop"]
-        listener = subprocess.Popen(
-            [*civicloop, *listener_args(port, _port_open("127.0.0.1", 1883))]
-        )
-        simulator = subprocess.Popen([*civicloop, *simulator_args(port)])
-        return [simulator, listener]
+        commands = [
+            listener_args(port, _port_open("127.0.0.1", 1883)),
+            simulator_args(port),
+            *worker_args(),
+        ]
+        # Stopped in reverse: the simulator and workers before the listener.
+        return [subprocess.Popen([*civicloop, *args]) for args in commands][::-1]
 
     def _print_accounts(self, accounts: list[DemoAccount], url: str, ingest_port: int) -> None:
         out = self.stdout
