@@ -1,5 +1,6 @@
 """`civicloop demo`: migrate, load the Yiwu demo, print the URL and accounts, then run the web
-app, the HJ 212 ingestion listener and a small simulator feeding it until Ctrl-C."""
+app, the notification worker (`civicloop notify --loop`), the HJ 212 ingestion listener and a
+small simulator feeding it until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
             self._serve(options)
 
     def _serve(self, options: dict[str, Any]) -> None:
-        children = self._start_ingest(options["ingest_port"])
+        children = [self._start_notify(), *self._start_ingest(options["ingest_port"])]
         try:
             call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
         finally:
@@ -57,6 +58,11 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+    def _start_notify(self) -> subprocess.Popen[bytes]:
+        """The outbox worker: with CASE_EVENT_DELIVERY=worker (as in production) it delivers every
+        case event; with the development default it picks up what a crash left behind."""
+        return subprocess.Popen([sys.executable, "-m", "civicloop", "notify", "--loop"])
 
     def _start_ingest(self, port: int) -> list[subprocess.Popen[bytes]]:
         civicloop = [sys.executable, "-m", "civicloop"]
