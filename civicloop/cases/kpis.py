@@ -537,11 +537,18 @@ def _run(jobs: list[_Job]) -> list[list[tuple[Any, dict[str, Value]]]]:
     """The family aggregates, concurrently on PostgreSQL (each in its own connection, so the
     server works on several at once), in order elsewhere. Inside a transaction they run in its
     connection: other connections would not see its uncommitted rows."""
-    workers = min(len(jobs), int(getattr(settings, "KPI_CONCURRENCY", 4)))
-    if connection.vendor != "postgresql" or connection.in_atomic_block or workers < 2:
+    workers = concurrency(len(jobs))
+    if workers < 2:
         return [job() for job in jobs]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpi") as pool:
         return list(pool.map(_in_own_connection, jobs))
+
+
+def concurrency(jobs: int) -> int:
+    """How many family queries run at once: 1 but on PostgreSQL outside a transaction."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, min(jobs, int(getattr(settings, "KPI_CONCURRENCY", 4))))
 
 
 def _in_own_connection(job: _Job) -> list[tuple[Any, dict[str, Value]]]:
