@@ -35,7 +35,7 @@ $(VENDOR): package.json package-lock.json scripts/build-static.mjs
 	node scripts/build-static.mjs
 
 demo: install messages static
-	DEBUG=1 $(BIN)/civicloop demo --host $(HOST) --port $(PORT)
+	DEBUG=1 CASE_EVENT_DELIVERY=worker $(BIN)/civicloop demo --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -191,6 +191,20 @@ CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", "YW")
 # rejected report, in days.
 CASE_REOPEN_DAYS = envint("CASE_REOPEN_DAYS", "7")
 CASE_REINSTATE_DAYS = envint("CASE_REINSTATE_DAYS", "7")
+# How long a reporter may rate a closed case, in days (the reopen window when unset).
+CASE_RATE_DAYS = envint("CASE_RATE_DAYS", str(CASE_REOPEN_DAYS))
+# Who delivers case events to the notifications (the event table is the outbox):
+# "worker": the request only writes the event, `civicloop notify --loop` delivers it (production:
+# run at least one worker); "commit": delivered in-process right after the request's transaction
+# commits (the development default; a worker then only catches what a crash left behind).
+CASE_EVENT_DELIVERY = env("CASE_EVENT_DELIVERY", "worker" if PRODUCTION else "commit")
+if CASE_EVENT_DELIVERY not in ("worker", "commit"):
+    raise ImproperlyConfigured("CASE_EVENT_DELIVERY must be 'worker' or 'commit'")
+# KPI reports on PostgreSQL: how many indicator families are computed at once (each in its own
+# database connection); 1 computes them one after the other.
+KPI_CONCURRENCY = envint("KPI_CONCURRENCY", "4")
+# SMS: a dotted path to a backend class; the default records what would be sent (no gateway).
+SMS_BACKEND = env("SMS_BACKEND", "civicloop.notifications.channels.LoggingSmsBackend")
 
 # Map tiles for the web pages (天地图, 高德 or OSM URL template with {z}/{x}/{y}, {s} optional).
 # Empty: no tiles, the maps draw region boundaries on a plain grid (closed networks).

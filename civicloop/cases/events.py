@@ -1,18 +1,32 @@
 """The writers of the case timeline, and the hook other apps listen on.
 
-Only services (and the SLA sweep) call `event_record`; events are never updated. Apps that react
-to case events (notifications) `subscribe()` a listener, usually in their `AppConfig.ready()`;
-`cases` never imports them. Listeners run after the transaction that wrote the event commits,
-so they never see an event that was rolled back, and a failing listener cannot undo a case
-change.
+Only services (and the SLA sweep) call `event_record`; events are never changed except for their
+outbox marker. Apps that react to case events (notifications) `subscribe()` a listener, usually
+in their `AppConfig.ready()`; `cases` never imports them.
+
+The event table is the outbox. An event is written with `delivered = False` in the transaction
+of the case change; `deliver_pending` locks the oldest undelivered events (`SELECT … FOR
+UPDATE`, so several workers never deliver one event twice and take the events in id order),
+runs the listeners on each and marks them delivered, all in one transaction: nothing is lost if
+a process dies between the case change and the delivery, and listeners never see an event that
+was rolled back. A failing listener is logged and cannot undo the case change (each listener
+runs in its own savepoint).
+
+Who drains the outbox is the setting `CASE_EVENT_DELIVERY`:
+- `worker` (production): the request only writes the event; `civicloop notify --loop` delivers.
+- `commit` (the development default): the events of a transaction are delivered right after it
+  commits, in the same process (`transaction.on_commit`); a worker, if one runs, only picks up
+  what a crashed process left behind.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from civicloop.accounts.selectors import Actor
@@ -41,17 +55,55 @@ def listeners() -> list[CaseEventListener]:
     return list(_listeners)
 
 
+class Delivery(StrEnum):
+    WORKER = "worker"
+    COMMIT = "commit"
+
+
+def delivery_mode() -> Delivery:
+    return Delivery(getattr(settings, "CASE_EVENT_DELIVERY", Delivery.COMMIT))
+
+
 def _deliver(event: CaseEvent) -> None:
     for listener in list(_listeners):
         try:
-            listener(event)
+            with transaction.atomic():  # a failing listener must not abort the outbox batch
+                listener(event)
         except Exception:
             logger.exception("case event listener %r failed on event %s", listener, event.pk)
 
 
+def deliver_pending(*, limit: int = 200, only: Sequence[int] | None = None) -> int:
+    """Run the listeners on up to `limit` undelivered events, oldest first, and mark them
+    delivered, in one transaction; the number of events delivered. `only` restricts it to the
+    given event ids (the after-commit delivery of `commit` mode)."""
+    with transaction.atomic():
+        pending = CaseEvent.objects.select_for_update().filter(delivered=False)
+        if only is not None:
+            pending = pending.filter(pk__in=list(only))
+        batch = list(pending.order_by("pk")[:limit])
+        for event in batch:
+            _deliver(event)
+        if batch:
+            CaseEvent.objects.filter(pk__in=[e.pk for e in batch]).update(delivered=True)
+        return len(batch)
+
+
+def drain(*, batch: int = 200) -> int:
+    """Deliver every event committed so far (what `civicloop notify` does each round)."""
+    total = 0
+    while done := deliver_pending(limit=batch):
+        total += done
+    return total
+
+
+def pending_count() -> int:
+    return CaseEvent.objects.filter(delivered=False).count()
+
+
 def _publish(event: CaseEvent) -> None:
-    if _listeners:
-        transaction.on_commit(lambda: _deliver(event))
+    if delivery_mode() == Delivery.COMMIT:
+        transaction.on_commit(lambda: deliver_pending(only=[event.pk]))
 
 
 def event_record(

@@ -10,11 +10,15 @@ drills down to the rows behind it (`drilldown`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, Model, Q, QuerySet
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -507,19 +511,51 @@ def compute(
 ) -> Report:
     filters = filters or KpiFilters()
     until = _until(period, now or clock.now())
-    rows: dict[Any, Row] = {}
+    jobs: list[Callable[[], list[tuple[Any, dict[str, Value]]]]] = []
     for family_code in dict.fromkeys(i.family for i in indicators):
         family = FAMILIES[family_code]
         members = [i for i in indicators if i.family == family_code]
         path = None if group_by == Dimension.NONE else dimension_path(group_by, family)
         if group_by != Dimension.NONE and path is None:
             continue  # the family has no such field (no person is behind 结案率, say)
-        _aggregate(family, members, path, scope, period, filters, until, rows)
+        jobs.append(partial(_aggregate, family, members, path, scope, period, filters, until))
+    rows: dict[Any, Row] = {}
+    for results in _run(jobs):
+        for key, values in results:
+            rows.setdefault(key, Row(key=key, label="")).values.update(values)
     labels = _labels(group_by, set(rows))
     for key, row in rows.items():
         row.label = labels.get(key, str(_("全部")) if group_by == Dimension.NONE else "—")
     ordered = sorted(rows.values(), key=lambda r: (r.key is None, r.label, str(r.key)))
     return Report(period, group_by, indicators, ordered)
+
+
+_Job = Callable[[], list[tuple[Any, dict[str, Value]]]]
+
+
+def _run(jobs: list[_Job]) -> list[list[tuple[Any, dict[str, Value]]]]:
+    """The family aggregates, concurrently on PostgreSQL (each in its own connection, so the
+    server works on several at once), in order elsewhere. Inside a transaction they run in its
+    connection: other connections would not see its uncommitted rows."""
+    workers = concurrency(len(jobs))
+    if workers < 2:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpi") as pool:
+        return list(pool.map(_in_own_connection, jobs))
+
+
+def concurrency(jobs: int) -> int:
+    """How many family queries run at once: 1 but on PostgreSQL outside a transaction."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, min(jobs, int(getattr(settings, "KPI_CONCURRENCY", 4))))
+
+
+def _in_own_connection(job: _Job) -> list[tuple[Any, dict[str, Value]]]:
+    try:
+        return job()
+    finally:
+        connection.close()  # this thread's connection; the thread ends with the report
 
 
 def _aggregate(
@@ -530,25 +566,32 @@ def _aggregate(
     period: Period,
     filters: KpiFilters,
     until: datetime,
-    rows: dict[Any, Row],
-) -> None:
+) -> list[tuple[Any, dict[str, Value]]]:
+    """One query for the family: a counter per distinct condition (indicators share most of
+    theirs — four have the same denominator — so each is evaluated once per row)."""
     counts: dict[str, Any] = {}
-    # Counting the anchor (never null in the period) keeps the query inside the family's index.
+    aliases: dict[Q, str] = {}
+    parts: dict[str, tuple[str, str]] = {}
+
+    def counter(condition: Q) -> str:
+        if condition not in aliases:
+            aliases[condition] = alias = f"c{len(aliases)}"
+            # Counting the anchor (never null in the period) keeps the query in the index.
+            counts[alias] = Count(family.anchor, filter=condition)
+        return aliases[condition]
+
     for indicator in members:
         den = indicator.denominator(until)
-        counts[f"{indicator.code}__d"] = Count(family.anchor, filter=den)
-        counts[f"{indicator.code}__n"] = Count(
-            family.anchor, filter=den & indicator.numerator(until)
-        )
+        parts[indicator.code] = (counter(den & indicator.numerator(until)), counter(den))
     qs = family_rows(family, scope, period, filters, until)
     results = qs.values(path).annotate(**counts) if path else [qs.aggregate(**counts)]
-    for result in results:
-        key = result.get(path) if path else None
-        row = rows.setdefault(key, Row(key=key, label=""))
-        for indicator in members:
-            row.values[indicator.code] = Value(
-                result[f"{indicator.code}__n"], result[f"{indicator.code}__d"]
-            )
+    return [
+        (
+            result.get(path) if path else None,
+            {code: Value(result[n], result[d]) for code, (n, d) in parts.items()},
+        )
+        for result in results
+    ]
 
 
 # ---------------------------------------------------------------- drill-down

@@ -543,12 +543,23 @@ class CaseEvent(models.Model):
     note = models.TextField(_("说明"), blank=True)
     is_public = models.BooleanField(_("公开"), default=True)
     data = models.JSONField(_("附加数据"), default=dict, blank=True)
+    # The outbox marker: False until the listeners (notifications) have run for the event, in
+    # the transaction that sets it (cases.events.deliver_pending). New events start False; the
+    # database default True covers rows written outside the ORM (bulk loads, history), which
+    # nobody is to be told about.
+    delivered = models.BooleanField(_("已投递"), default=False, db_default=True)
 
     class Meta:
         verbose_name = _("案件记录")
         verbose_name_plural = _("案件记录")
         ordering = ["case", "seq"]
         constraints = [models.UniqueConstraint(fields=["case", "seq"], name="case_event_seq")]
+        indexes = [
+            # The outbox: the few events waiting for delivery, oldest first.
+            models.Index(
+                fields=["id"], condition=models.Q(delivered=False), name="case_event_undelivered"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id}#{self.seq} {self.type}"

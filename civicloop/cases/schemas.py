@@ -231,6 +231,17 @@ class OrganisationOut(Schema):
     suggested: bool = False
 
 
+class CaseCreatedOut(Schema):
+    """The 201 of a new report: enough to go on (the full case is at `url`, or ask for it with
+    `?detail=true`)."""
+
+    number: str
+    state: str
+    state_display: str
+    version: int
+    url: str
+
+
 class CaseDetailOut(CaseOut):
     actions: list[str]
     timeline: list[EventOut]

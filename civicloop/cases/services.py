@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -248,13 +248,19 @@ def _store_facts(case: Case, facts: dict[str, Any]) -> None:
 def _next_number(at: datetime) -> str:
     prefix = settings.CASE_NUMBER_PREFIX
     day = clock.local_date(at)
-    # The UPDATE takes the row lock, so concurrent reports on one day get distinct numbers.
-    day_rows = CaseNumberSequence.objects.filter(prefix=prefix, day=day)
-    if not day_rows.update(last=F("last") + 1):
-        CaseNumberSequence.objects.get_or_create(prefix=prefix, day=day)
-        day_rows.update(last=F("last") + 1)
-    last = day_rows.values_list("last", flat=True).get()
-    return f"{prefix}{day:%Y%m%d}{last:04d}"
+    # One statement: the first number of the day inserts the row, later ones increment it under
+    # its row lock, so concurrent reports on one day get distinct numbers (PostgreSQL and
+    # SQLite ≥ 3.35 both have upserts with RETURNING).
+    table = CaseNumberSequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "
+            f"ON CONFLICT (prefix, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [prefix, day],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return f"{prefix}{day:%Y%m%d}{int(row[0]):04d}"
 
 
 @dataclass(frozen=True)
@@ -338,6 +344,7 @@ def case_report(
     place = _place(lat, lon)
     case_source = _report_source(by, source)
     now = clock.now()
+    cfg = sla.config()  # read once for the version and the intake clock
     case = Case.objects.create(
         number=_next_number(now),
         state=State.DRAFT if draft else State.REPORTED,
@@ -358,10 +365,10 @@ def case_report(
         is_anonymous=is_anonymous,
         reported_at=now,
         updated_at=now,
-        sla_version_id=sla.current_version_id(now),
+        sla_version_id=cfg.version_at(now),
     )
     if not draft:
-        _store_facts(case, sla.on_action(case, "report", at=now, by=by, fresh=True))
+        _store_facts(case, sla.on_action(case, "report", at=now, by=by, fresh=True, cfg=cfg))
     event = event_record(
         case=case,
         type=EventType.DRAFTED if draft else EventType.REPORTED,

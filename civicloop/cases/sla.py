@@ -456,13 +456,20 @@ _OPS: dict[str, tuple[Op, ...]] = {
 
 
 def on_action(
-    case: Case, name: str, *, at: datetime, by: Any = None, fresh: bool = False
+    case: Case,
+    name: str,
+    *,
+    at: datetime,
+    by: Any = None,
+    fresh: bool = False,
+    cfg: Config | None = None,
 ) -> dict[str, Any]:
-    """Apply the action's clock operations; return the facts to store on the case."""
+    """Apply the action's clock operations; return the facts to store on the case. `cfg`: the
+    configuration the caller already read in this transaction (saves checking it again)."""
     ops = _OPS.get(name)
     if not ops:
         return {}
-    ctx = _context(case, at, by)
+    ctx = _context(case, at, by, cfg)
     ctx.fresh = fresh
     for op in ops:
         op(ctx)
@@ -482,8 +489,8 @@ def extend(case: Case, *, until: datetime, at: datetime) -> dict[str, Any]:
     return _derived(ctx)
 
 
-def _context(case: Case, at: datetime, by: Any) -> _Ctx:
-    cfg = config()
+def _context(case: Case, at: datetime, by: Any, cfg: Config | None = None) -> _Ctx:
+    cfg = cfg or config()
     return _Ctx(case=case, at=at, by=by, cfg=cfg, policy=cfg.policy(case.sla_version_id))
 
 

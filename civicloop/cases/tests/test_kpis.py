@@ -476,3 +476,35 @@ def test_facts_written_by_the_services_are_counted(people: People, world: World)
     assert _values(report) == {
         "全部": {"closure_rate": (1, 1, 1.0), "on_time_closure_rate": (1, 1, 1.0)}
     }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_families_computed_concurrently_give_the_same_numbers(
+    world: World, november: Cases, settings: Any
+) -> None:
+    """On PostgreSQL, outside a transaction, the family queries run in parallel connections."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the concurrent path is PostgreSQL's")
+    indicators = kpis.indicators_for()
+    reports = {}
+    for workers in (4, 1):
+        settings.KPI_CONCURRENCY = workers
+        assert kpis.concurrency(7) == min(workers, 7)
+        reports[workers] = [
+            _values(
+                kpis.compute(
+                    scope=_town_scope(world),
+                    period=NOVEMBER,
+                    indicators=indicators,
+                    group_by=group_by,
+                    now=AFTER,
+                )
+            )
+            for group_by in (Dimension.NONE, Dimension.ORG, Dimension.SOURCE)
+        ]
+    assert reports[4] == reports[1]
+    assert reports[4][0]["全部"]["closure_rate"] == (5, 8, 0.625)
+    assert reports[4][0]["全部"]["satisfaction_rate"] == (1, 2, 0.5)

@@ -18,8 +18,9 @@ def _json(client: Any, url: str, payload: dict[str, Any]) -> Any:
 
 def test_resident_report_to_close_and_reopen(people: People, world: World, client_for: Any) -> None:
     resident = client_for(people.resident)
+    # The full case in the 201, on request (the default is the short answer).
     response = resident.post(
-        "/api/v1/cases",
+        "/api/v1/cases?detail=true",
         {
             "category": "0102",
             "kind": "event",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from civicloop.cases.models import Case, CaseEvent, Photo
 from civicloop.conftest import IN_GRID, IN_OTHER_TOWN, OUTSIDE, People, World, jpeg, photo_file
@@ -134,22 +137,24 @@ def test_hotline_cases_are_registered_by_the_centre(
         reporter_phone="0579-85551234",
     )
     assert response.status_code == 201
-    body = response.json()
+    body = client_for(people.clerk).get(response.json()["url"]).json()
     assert (body["source"], body["reporter_name"]) == ("hotline_12345", "匿名来电")
 
 
 def test_source_follows_the_reporters_role(people: People, world: World, client_for: Any) -> None:
-    sources = [
-        _report(client_for(person)).json()["source"]
-        for person in (people.resident, people.volunteer, people.grid_worker)
-    ]
+    sources = []
+    for person in (people.resident, people.volunteer, people.grid_worker):
+        client = client_for(person)
+        sources.append(client.get(_report(client).json()["url"]).json()["source"])
     assert sources == ["resident", "volunteer", "grid_worker"]
 
 
 def test_case_in_another_town_is_placed_there(
     people: People, world: World, client_for: Any
 ) -> None:
-    body = _report(client_for(people.resident), lat=IN_OTHER_TOWN[0], lon=IN_OTHER_TOWN[1]).json()
+    client = client_for(people.resident)
+    created = _report(client, lat=IN_OTHER_TOWN[0], lon=IN_OTHER_TOWN[1]).json()
+    body = client.get(created["url"]).json()
     assert body["town"]["name"] == "北苑街道"
     assert body["grid"]["name"] == "银苑社区第一网格"
 
@@ -214,3 +219,81 @@ def test_token_clients_can_report(people: People, world: World, client: Any) -> 
     assert Case.objects.get().reporter == people.resident
     wrong = client.get("/api/v1/cases", HTTP_AUTHORIZATION="Bearer nope")
     assert wrong.status_code == 401
+
+
+def test_the_201_is_short_and_points_to_the_case(
+    people: People, world: World, client_for: Any
+) -> None:
+    client = client_for(people.resident)
+    with clock.frozen(dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)):
+        response = _report(client)
+    assert response.status_code == 201
+    assert response.json() == {
+        "number": "YW202611260001",
+        "state": "reported",
+        "state_display": "已上报·待受理",
+        "version": 1,
+        "url": "/api/v1/cases/YW202611260001",
+    }
+    detail = client.get(response.json()["url"]).json()
+    assert (detail["number"], detail["state"], detail["version"]) == (
+        "YW202611260001",
+        "reported",
+        1,
+    )
+    assert [e["type"] for e in detail["timeline"]] == ["reported"]
+
+
+def _statements(queries: list[dict[str, Any]]) -> list[str]:
+    """The SQL sent, without transaction control (tests run in a transaction, so the service's
+    own BEGIN/COMMIT show up as savepoints)."""
+    control = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
+    return [q["sql"] for q in queries if not q["sql"].upper().startswith(control)]
+
+
+@pytest.mark.usefixtures("workcal")
+def test_reporting_costs_a_fixed_number_of_queries(
+    people: People, world: World, client_for: Any, settings: Any
+) -> None:
+    """A regression guard on the write path of POST /cases (no photo): session and user, the
+    category, the grid index freshness and the grid's regions, the reporter's memberships, the
+    time-limit configuration's freshness, the day's number (one upsert), then the case, its
+    intake clock and its first event. Notifications are the outbox worker's
+    (CASE_EVENT_DELIVERY=worker)."""
+    settings.CASE_EVENT_DELIVERY = "worker"
+    client = client_for(people.resident)
+    assert _report(client).status_code == 201  # warms the grid index and time-limit caches
+    with CaptureQueriesContext(connection) as ctx:
+        response = _report(client)
+    assert response.status_code == 201
+    sql = _statements(ctx.captured_queries)
+    tables = [
+        next(t for t in TABLES if f'"{t}"' in s or f" {t} " in s or f"FROM {t}" in s) for s in sql
+    ]
+    assert tables == [
+        "django_session",
+        "accounts_user",
+        "cases_category",
+        "regions_region",  # grid index fingerprint
+        "regions_region",  # the grid and the regions above it
+        "accounts_membership",
+        "cases_workcalendarday",  # time-limit configuration fingerprint
+        "cases_casenumbersequence",
+        "cases_case",
+        "cases_caseclock",
+        "cases_caseevent",
+    ]
+
+
+TABLES = (
+    "django_session",
+    "accounts_user",
+    "accounts_membership",
+    "cases_category",
+    "regions_region",
+    "cases_casenumbersequence",
+    "cases_workcalendarday",
+    "cases_caseclock",
+    "cases_caseevent",
+    "cases_case",
+)

@@ -1,6 +1,6 @@
 """`civicloop demo`: migrate, load the Yiwu demo, print the URL and accounts, then run the web
 app, the HJ 212 ingestion listener, a small simulator feeding it and the periodic workers
-(rollups, the environment sweep, the SLA sweep) until Ctrl-C."""
+(notifications, rollups, the environment sweep, the SLA sweep) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ def simulator_args(port: int) -> list[str]:
 def worker_args() -> list[list[str]]:
     """The periodic workers a deployment runs (docs/architecture.md), at demo intervals."""
     return [
+        # The outbox: with CASE_EVENT_DELIVERY=worker (as in production, and `make demo`) it
+        # delivers every case event's notifications.
+        ["notify", "--loop"],
         ["rollup_readings", "--loop", "--interval", "120"],
         ["env_sweep", "--loop", "--interval", "300"],
         ["sla_sweep", "--loop", "--interval", "60"],
