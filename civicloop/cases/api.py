@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import storages
 from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -83,7 +84,10 @@ def _uploads(files: list[UploadedFile] | None) -> list[services.PhotoUpload]:
         if f.size and f.size > settings.PHOTO_MAX_BYTES:
             limit = settings.PHOTO_MAX_BYTES // (1024 * 1024)
             raise DomainError(
-                "photo_too_large", f"单张照片不能超过{limit}MB", status=413, photo=f.name
+                "photo_too_large",
+                _("单张照片不能超过%(limit)sMB") % {"limit": limit},
+                status=413,
+                photo=f.name,
             )
         uploads.append(services.PhotoUpload(name=f.name or "photo", data=f.read()))
     return uploads
@@ -92,14 +96,14 @@ def _uploads(files: list[UploadedFile] | None) -> list[services.PhotoUpload]:
 def _category(kind: str, code: str) -> Category:
     category = Category.objects.filter(kind=kind, full_code=code, parent__isnull=False).first()
     if category is None:
-        raise errors.invalid(Code.CATEGORY_INVALID, "请选择有效的小类")
+        raise errors.invalid(Code.CATEGORY_INVALID, _("请选择有效的小类"))
     return category
 
 
 def _organisation(code: str) -> Organisation:
     org = Organisation.objects.filter(code=code).select_related("region").first()
     if org is None:
-        raise errors.invalid(Code.TARGET_INVALID, "承办单位不存在")
+        raise errors.invalid(Code.TARGET_INVALID, _("承办单位不存在"))
     return org
 
 

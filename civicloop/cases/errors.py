@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.utils.translation import gettext as _
+
 from civicloop.lib.errors import Conflict, Forbidden, Invalid, NotFound
 
 
@@ -39,24 +41,26 @@ class Code(StrEnum):
 
 
 def not_found() -> NotFound:
-    return NotFound(Code.NOT_FOUND, "案件不存在或您无权查看")
+    return NotFound(Code.NOT_FOUND, _("案件不存在或您无权查看"))
 
 
 def invalid_transition(action: str, state: str) -> Conflict:
     return Conflict(
         Code.INVALID_TRANSITION,
-        f"案件当前状态为“{state}”，不能执行“{action}”",
+        _("案件当前状态为“%(state)s”，不能执行“%(action)s”") % {"state": state, "action": action},
         action=action,
         state=state,
     )
 
 
 def conflict() -> Conflict:
-    return Conflict(Code.CONFLICT, "案件已被他人处理，请刷新后重试")
+    return Conflict(Code.CONFLICT, _("案件已被他人处理，请刷新后重试"))
 
 
 def role_not_allowed(action: str) -> Forbidden:
-    return Forbidden(Code.ROLE_NOT_ALLOWED, f"您的角色无权执行“{action}”", action=action)
+    return Forbidden(
+        Code.ROLE_NOT_ALLOWED, _("您的角色无权执行“%(action)s”") % {"action": action}, action=action
+    )
 
 
 def invalid(code: Code, message: str) -> Invalid:

@@ -112,17 +112,22 @@ def _require_text(value: str, code: Code, message: str) -> str:
 def _check_photos(uploads: Sequence[PhotoUpload], *, minimum: int = 0) -> list[_CheckedPhoto]:
     """Validate every photo by content before anything is written."""
     if len(uploads) < minimum:
-        raise errors.invalid(Code.PHOTOS_REQUIRED, f"请至少上传{minimum}张照片")
+        raise errors.invalid(
+            Code.PHOTOS_REQUIRED, _("请至少上传%(count)d张照片") % {"count": minimum}
+        )
     if len(uploads) > settings.PHOTO_MAX_COUNT:
-        raise errors.invalid(Code.TOO_MANY_PHOTOS, f"每次最多上传{settings.PHOTO_MAX_COUNT}张照片")
+        raise errors.invalid(
+            Code.TOO_MANY_PHOTOS,
+            _("每次最多上传%(count)d张照片") % {"count": settings.PHOTO_MAX_COUNT},
+        )
     checked = []
     for upload in uploads:
         try:
             info = photos.inspect_photo(upload.data, max_bytes=settings.PHOTO_MAX_BYTES)
         except photos.PhotoTooLarge as e:
-            raise DomainError(e.code, e.message, status=413, photo=upload.name) from e
+            raise DomainError(e.code, e.localized(_), status=413, photo=upload.name) from e
         except photos.PhotoError as e:
-            raise DomainError(e.code, e.message, status=415, photo=upload.name) from e
+            raise DomainError(e.code, e.localized(_), status=415, photo=upload.name) from e
         checked.append(_CheckedPhoto(upload, info))
     return checked
 
@@ -278,13 +283,13 @@ def _locate(lat: float, lon: float) -> Region:
 def _place(lat: float, lon: float) -> _Place:
     """The grid of a point and the regions above it (one query on the usual four levels)."""
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise errors.invalid(Code.OUTSIDE_CITY, "坐标无效")
+        raise errors.invalid(Code.OUTSIDE_CITY, _("坐标无效"))
     placement = locate_all(lat, lon)
     if placement is not None:
         return _Place(placement.grid, placement.village, placement.town, placement.city)
     grid = locate(lat, lon)
     if grid is None:
-        raise errors.invalid(Code.OUTSIDE_CITY, "该位置不在本市网格范围内，请重新选择位置")
+        raise errors.invalid(Code.OUTSIDE_CITY, _("该位置不在本市网格范围内，请重新选择位置"))
     village = grid.parent
     town = village.parent if village else None
     return _Place(grid, village, town, town.parent if town else None)
@@ -309,12 +314,12 @@ def _report_source(by: User, source: Source | None) -> Source:
             return source
     elif roles & CENTRE_ROLES or by.is_superuser:
         return source
-    raise Forbidden(Code.SOURCE_NOT_ALLOWED, "您不能以该来源登记案件")
+    raise Forbidden(Code.SOURCE_NOT_ALLOWED, _("您不能以该来源登记案件"))
 
 
 def _valid_category(category: Category) -> Category:
     if category.parent_id is None or not category.is_active:
-        raise errors.invalid(Code.CATEGORY_INVALID, "请选择有效的小类")
+        raise errors.invalid(Code.CATEGORY_INVALID, _("请选择有效的小类"))
     return category
 
 
@@ -338,7 +343,7 @@ def case_report(
     reporter_phone: str = "",
     draft: bool = False,
 ) -> Case:
-    description = _require_text(description, Code.DESCRIPTION_REQUIRED, "请填写问题描述")
+    description = _require_text(description, Code.DESCRIPTION_REQUIRED, _("请填写问题描述"))
     _valid_category(category)
     checked = _check_photos(photos)
     place = _place(lat, lon)
@@ -444,7 +449,7 @@ def case_file(
 def case_reject(*, case: Case, by: User, reason: RejectReason, note: str = "") -> Case:
     action = ACTIONS["reject"]
     actor = _acting(by, case, action)
-    note = _require_text(note, Code.NOTE_REQUIRED, "请填写不予受理的说明")
+    note = _require_text(note, Code.NOTE_REQUIRED, _("请填写不予受理的说明"))
     updates = {"assigned_org": None, "supervision": ""}
     _apply(case, action, actor, reason=reason, note=note, updates=updates)
     _lift_all(case, by, clock.now())
@@ -460,7 +465,8 @@ def case_reinstate(*, case: Case, by: User, note: str = "") -> Case:
     window = timedelta(days=settings.CASE_REINSTATE_DAYS)
     if rejected is None or clock.now() - rejected.at > window:
         raise errors.invalid(
-            Code.REOPEN_WINDOW_PASSED, f"不予受理超过{settings.CASE_REINSTATE_DAYS}天，不能恢复"
+            Code.REOPEN_WINDOW_PASSED,
+            _("不予受理超过%(days)d天，不能恢复") % {"days": settings.CASE_REINSTATE_DAYS},
         )
     _apply(case, action, actor, note=note.strip())
     return case
@@ -471,7 +477,7 @@ def case_merge(*, case: Case, into: Case, by: User, note: str = "") -> Case:
     action = ACTIONS["merge"]
     actor = _acting(by, case, action)
     if into.pk == case.pk or not into.is_open or into.parent_id is not None:
-        raise errors.invalid(Code.MERGE_TARGET_INVALID, "只能合并到另一个未结案的主案件")
+        raise errors.invalid(Code.MERGE_TARGET_INVALID, _("只能合并到另一个未结案的主案件"))
     _apply(
         case,
         action,
@@ -508,7 +514,7 @@ def case_dispatch(*, case: Case, to: Organisation, by: User, note: str = "") -> 
     action = ACTIONS["dispatch"]
     actor = _acting(by, case, action)
     if not routing.can_take(to, case):
-        raise errors.invalid(Code.TARGET_INVALID, "该单位不能承办此案件")
+        raise errors.invalid(Code.TARGET_INVALID, _("该单位不能承办此案件"))
     _dispatch(case, to, actor, note=note.strip(), route=routing.route_for(case))
     return case
 
@@ -590,7 +596,7 @@ def _recall(case: Case, actor: Actor, *, note: str = "", reason: str = "") -> No
 def case_return(*, case: Case, by: User, reason: ReturnReason, note: str) -> Case:
     action = ACTIONS["return"]
     actor = _acting(by, case, action)
-    note = _require_text(note, Code.REASON_REQUIRED, "退回必须说明理由")
+    note = _require_text(note, Code.REASON_REQUIRED, _("退回必须说明理由"))
     updates = {"assigned_org": None, "return_count": F("return_count") + 1}
     _apply(case, action, actor, updates=updates, reason=reason, note=note)
     _settle_dispatch(case, DispatchOutcome.RETURNED)
@@ -609,9 +615,9 @@ def case_claim(*, case: Case, by: User, note: str = "") -> Case:
 def case_request_extension(*, case: Case, by: User, until: datetime, note: str) -> Case:
     action = ACTIONS["request_extension"]
     actor = _acting(by, case, action)
-    note = _require_text(note, Code.REASON_REQUIRED, "申请延期必须说明理由")
+    note = _require_text(note, Code.REASON_REQUIRED, _("申请延期必须说明理由"))
     if until <= clock.now() or (case.due_at and until <= case.due_at):
-        raise errors.invalid(Code.DEADLINE_INVALID, "延期后的期限必须晚于当前期限")
+        raise errors.invalid(Code.DEADLINE_INVALID, _("延期后的期限必须晚于当前期限"))
     _apply(case, action, actor, note=note, is_public=False, data={"until": until.isoformat()})
     return case
 
@@ -625,7 +631,7 @@ def case_decide_extension(*, case: Case, by: User, approve: bool, note: str = ""
         until = datetime.fromisoformat(request.data["until"])
         data = {"until": request.data["until"]}
     else:
-        note = _require_text(note, Code.REASON_REQUIRED, "驳回延期必须说明理由")
+        note = _require_text(note, Code.REASON_REQUIRED, _("驳回延期必须说明理由"))
         data = {}
     _apply(case, action, actor, note=note.strip(), is_public=False, data=data)
     if approve:
@@ -637,7 +643,7 @@ def case_decide_extension(*, case: Case, by: User, approve: bool, note: str = ""
 def case_request_suspension(*, case: Case, by: User, note: str) -> Case:
     action = ACTIONS["request_suspension"]
     actor = _acting(by, case, action)
-    note = _require_text(note, Code.REASON_REQUIRED, "申请缓办必须说明理由")
+    note = _require_text(note, Code.REASON_REQUIRED, _("申请缓办必须说明理由"))
     _apply(case, action, actor, note=note, is_public=False)
     return case
 
@@ -647,7 +653,7 @@ def case_decide_suspension(*, case: Case, by: User, approve: bool, note: str = "
     action = ACTIONS["approve_suspension" if approve else "deny_suspension"]
     actor = _acting(by, case, action)
     if not approve:
-        note = _require_text(note, Code.REASON_REQUIRED, "驳回缓办必须说明理由")
+        note = _require_text(note, Code.REASON_REQUIRED, _("驳回缓办必须说明理由"))
     _apply(case, action, actor, note=note.strip())
     return case
 
@@ -693,7 +699,7 @@ def case_check(
     if passed:
         updates: dict[str, Any] = {"checked_at": clock.now()}
     else:
-        note = _require_text(note, Code.REASON_REQUIRED, "核查不通过必须说明原因")
+        note = _require_text(note, Code.REASON_REQUIRED, _("核查不通过必须说明原因"))
         updates = {"checked_at": None, "rework_count": F("rework_count") + 1}
     _apply(case, action, actor, updates=updates, note=note.strip(), photos=checked)
     return case
@@ -706,7 +712,7 @@ def case_close(
     action = ACTIONS["close"]
     actor = _acting(by, case, action)
     if case.checked_at is None:
-        raise DomainError(Code.VERIFICATION_REQUIRED, "核查通过后才能结案", status=409)
+        raise DomainError(Code.VERIFICATION_REQUIRED, _("核查通过后才能结案"), status=409)
     now = clock.now()
     updates = {
         "closed_at": now,
@@ -729,12 +735,13 @@ def case_reopen(*, case: Case, by: User, note: str) -> Case:
         window = timedelta(days=settings.CASE_REOPEN_DAYS)
         if case.closed_at is None or clock.now() - case.closed_at > window:
             raise errors.invalid(
-                Code.REOPEN_WINDOW_PASSED, f"结案超过{settings.CASE_REOPEN_DAYS}天，不能重新打开"
+                Code.REOPEN_WINDOW_PASSED,
+                _("结案超过%(days)d天，不能重新打开") % {"days": settings.CASE_REOPEN_DAYS},
             )
         actor = _public_actor(by)
     else:
         actor = _acting(by, case, action)
-    note = _require_text(note, Code.REASON_REQUIRED, "重新打开必须说明原因")
+    note = _require_text(note, Code.REASON_REQUIRED, _("重新打开必须说明原因"))
     updates = {
         "reopen_count": F("reopen_count") + 1,
         "checked_at": None,
@@ -772,7 +779,7 @@ def case_resolve_on_spot(
 ) -> Case:
     """自处置: a grid worker fixes a small problem at once; the record is still complete."""
     if not before:
-        raise errors.invalid(Code.PHOTOS_REQUIRED, "请至少上传1张处置前照片")
+        raise errors.invalid(Code.PHOTOS_REQUIRED, _("请至少上传1张处置前照片"))
     checked_after = _check_photos(after, minimum=1)
     grid = _locate(lat, lon)
     membership = next(
@@ -780,7 +787,7 @@ def case_resolve_on_spot(
         None,
     )
     if membership is None:
-        raise errors.role_not_allowed("自处置（仅限本人负责的网格）")
+        raise errors.role_not_allowed(_("自处置（仅限本人负责的网格）"))
     case = case_report(
         by=by,
         category=category,
@@ -841,7 +848,7 @@ def _record_on_spot_step(
         from_state=from_state,
         to_state=target or "",
         reason=ClosureReason.FIXED if event_type == EventType.CLOSED else "",
-        note=note.strip() or "网格员现场自处置",
+        note=note.strip() or _("网格员现场自处置"),
         data={"on_spot": True},
     )
     if event_type == EventType.SUBMITTED:
@@ -851,14 +858,14 @@ def _record_on_spot_step(
 @transaction.atomic
 def case_add_note(*, case: Case, by: User, text: str, is_public: bool) -> CaseEvent:
     """An internal note (staff only) or a public update (the reporter sees it)."""
-    text = _require_text(text, Code.NOTE_REQUIRED, "请填写内容")
+    text = _require_text(text, Code.NOTE_REQUIRED, _("请填写内容"))
     is_reporter_update = case.reporter_id == by.pk and is_public
     actor = _public_actor(by) if is_reporter_update else _note_actor(by, case)
     type = EventType.PUBLIC_UPDATE if is_public else EventType.NOTE
     return _record(case, actor, type, note=text, is_public=is_public)
 
 
-def _note_actor(by: User, case: Case, what: str = "备注") -> Actor:
+def _note_actor(by: User, case: Case, what: str = "") -> Actor:
     """Staff covering the case, and assisting (会办) units, may add notes and evidence."""
     for membership in memberships_of(by):
         role = Role(membership.role)
@@ -866,7 +873,7 @@ def _note_actor(by: User, case: Case, what: str = "备注") -> Actor:
             continue
         if membership_covers(membership, case) or membership_assists(membership, case):
             return Actor(by, role, membership.organisation, membership.region)
-    raise errors.role_not_allowed(what)
+    raise errors.role_not_allowed(what or _("备注"))
 
 
 @transaction.atomic

@@ -81,8 +81,8 @@ _NOT_A_PHOTO: Final = gettext_noop("不支持的文件类型，请上传 JPEG、
 _BROKEN: Final = gettext_noop("照片文件已损坏或不完整，请重新拍摄或上传")
 _TOO_MANY_PIXELS: Final = gettext_noop("照片像素过多（上限 %(wan)s 万像素），请缩小后再上传")
 
-# Chinese counts in 万 (10⁴), English in millions: a translation may use either.
-_PIXEL_LIMIT: Final = {"wan": MAX_PIXELS // 10_000, "megapixels": MAX_PIXELS // 1_000_000}
+# In 万 (10⁴ pixels), as Chinese counts them.
+_PIXEL_LIMIT: Final = {"wan": MAX_PIXELS // 10_000}
 
 
 class PhotoError(Exception):

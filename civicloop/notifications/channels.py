@@ -15,6 +15,7 @@ from typing import Protocol
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from civicloop.notifications.models import DeliveryStatus
 
@@ -39,7 +40,7 @@ class LoggingSmsBackend:
     def send(self, *, to: str, text: str) -> SendResult:
         masked = f"{to[:3]}****{to[-4:]}" if len(to) >= 7 else to
         logger.info("SMS not sent (no gateway configured) to %s: %s", masked, text)
-        return SendResult(DeliveryStatus.LOGGED, "未配置短信网关，仅记录待发内容")
+        return SendResult(DeliveryStatus.LOGGED, _("未配置短信网关，仅记录待发内容"))
 
 
 def sms_backend() -> SmsBackend:
@@ -55,5 +56,5 @@ def send_email(*, to: str, subject: str, body: str) -> SendResult:
         logger.warning("email to %s failed: %s", to, e)
         return SendResult(DeliveryStatus.FAILED, str(e)[:300])
     if sent != 1:
-        return SendResult(DeliveryStatus.FAILED, "邮件后端未发送")
+        return SendResult(DeliveryStatus.FAILED, _("邮件后端未发送"))
     return SendResult(DeliveryStatus.SENT)

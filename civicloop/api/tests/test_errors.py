@@ -31,3 +31,17 @@ def test_wrong_password_changes_nothing_and_says_why_in_english(settings) -> Non
     assert response.json()["code"] == "invalid_credentials"
     assert response.json()["message"] == "Wrong mobile number or password"
     assert ApiToken.objects.count() == 0
+
+
+def test_a_case_out_of_reach_is_not_found_in_the_callers_language(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    client = Client()
+    client.force_login(User.objects.create_user("13900009998", "x-password", name="孙强"))
+    chinese = client.get("/api/v1/cases/YW202611260001")
+    english = client.get("/api/v1/cases/YW202611260001", headers={"Accept-Language": "en"})
+    assert chinese.status_code == english.status_code == 404
+    assert chinese.json() == {"code": "case_not_found", "message": "案件不存在或您无权查看"}
+    assert english.json() == {
+        "code": "case_not_found",
+        "message": "The case does not exist or you may not view it",
+    }
