@@ -181,9 +181,9 @@ def histogram_quantile(scrapes: list[str], name: str, quantile: float) -> float:
                 bound = line.split('"')[1]
                 key = math.inf if bound == "+Inf" else float(bound)
                 buckets[key] = buckets.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
-    if not buckets:
+    total = buckets[max(buckets)] if buckets else 0.0
+    if not total:
         return math.nan
-    total = buckets[max(buckets)]
     for bound in sorted(buckets):
         if buckets[bound] >= quantile * total:
             return bound

@@ -113,6 +113,11 @@ class AsyncPostgres:
                 await self.close()
             raise
 
+    async def connect(self) -> None:
+        """Open the connection now (at start: before thousands of device sockets take the
+        process's file descriptors); a failure is left for the first batch to retry."""
+        await self._connection()
+
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:

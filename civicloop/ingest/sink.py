@@ -128,6 +128,11 @@ class BatchingWriter(RecordSink):
         return commit
 
     async def start(self) -> None:
+        if self.postgres is not None:
+            try:
+                await self.postgres.connect()
+            except TRANSIENT_ERRORS as error:
+                logger.warning("database unavailable at start (%s); will retry", error)
         self._task = asyncio.create_task(self._run(), name="ingest-writer")
 
     async def stop(self) -> None:
