@@ -355,7 +355,7 @@ def _simulators(
 
 
 def run(quick: bool = False) -> dict[str, float | int | str]:
-    """Both benchmarks; keys are stable for the bench runner."""
+    """Both benchmarks. Connection keys carry the run: `conn{devices}x{listener processes}_…`."""
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     prepare_database(url)
     # A shared box: say how busy it was, the ratios are the comparable figures.
