@@ -30,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,8 @@ READING_COLUMNS = (
     "flag, eflag, sample_time, source, received_at"
 )
 FD_RESERVE = 64  # descriptors a process needs besides its sockets
+ACK = "civicloop_ingest_ack_seconds"
+SIMULATOR_PROCESSES = 2  # one per core: one Python process cannot drive 20,000 devices
 
 
 def _civicloop(url: str, *args: str, timeout: float = 600) -> None:
@@ -111,31 +115,88 @@ def raise_file_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+@dataclass
+class ListenerRun:
+    """What the listener processes reported: their ack histograms and CPU seconds."""
+
+    metrics: list[str] = field(default_factory=list)  # one Prometheus scrape per process
+    cpu_seconds: list[float] = field(default_factory=list)
+
+
 @contextlib.contextmanager
-def listeners(url: str, port: int, processes: int, *args: str) -> Iterator[None]:
+def listeners(url: str, port: int, processes: int, *args: str) -> Iterator[ListenerRun]:
     """`processes` × `civicloop ingest` on one port (SO_REUSEPORT when more than one)."""
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     command = [
         str(CIVICLOOP), "ingest", "--host", "127.0.0.1", "--port", str(port),
-        "--metrics-port", "-1", "--no-backfill", *args,
+        "--no-backfill", *args,
     ]  # fmt: skip
     if processes > 1:
         command.append("--reuse-port")
+    metrics_ports = [free_port() for _ in range(processes)]
     started = [
-        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(processes)
+        subprocess.Popen(
+            [*command, "--metrics-port", str(metrics_port)], env=env, stdout=subprocess.DEVNULL
+        )
+        for metrics_port in metrics_ports
     ]
+    run = ListenerRun()
     try:
         _wait_for_port(port)
+        for metrics_port in metrics_ports:
+            _wait_for_port(metrics_port)
         time.sleep(1.0 if processes > 1 else 0.0)  # let every process bind
-        yield
+        yield run
+        for metrics_port in metrics_ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as response:
+                run.metrics.append(response.read().decode())
     finally:
         for process in started:
             process.send_signal(signal.SIGTERM)
         for process in started:
-            try:
-                process.wait(120)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            run.cpu_seconds.append(_reap(process, 120))
+
+
+def _reap(process: subprocess.Popen[bytes], timeout: float) -> float:
+    """Wait for a child; return the CPU seconds (user + system) it used."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid, _status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = 0
+            return usage.ru_utime + usage.ru_stime
+        time.sleep(0.05)
+    process.kill()
+    _pid, _status, usage = os.wait4(process.pid, 0)
+    process.returncode = -9
+    return usage.ru_utime + usage.ru_stime
+
+
+def histogram_quantile(scrapes: list[str], name: str, quantile: float) -> float:
+    """The bucket bound below which `quantile` of the observations fall (summed scrapes)."""
+    buckets: dict[float, float] = {}
+    for text in scrapes:
+        for line in text.splitlines():
+            if line.startswith(f"{name}_bucket{{le="):
+                bound = line.split('"')[1]
+                key = math.inf if bound == "+Inf" else float(bound)
+                buckets[key] = buckets.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    total = buckets[max(buckets)] if buckets else 0.0
+    if not total:
+        return math.nan
+    for bound in sorted(buckets):
+        if buckets[bound] >= quantile * total:
+            return bound
+    return math.inf
+
+
+def metric_total(scrapes: list[str], name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for text in scrapes
+        for line in text.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )
 
 
 def _wait_for_port(port: int, timeout: float = 60) -> None:
@@ -157,10 +218,12 @@ def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
     port = free_port()
     # As fast as answers come: each device waits for its 9014 before the next upload.
     behaviour = DeviceBehaviour(interval=0.0, ack_timeout=30.0)
-    with listeners(url, port, 1, "--batch-delay", "0.005"):
+    simulator_cpu = time.process_time()
+    with listeners(url, port, 1, "--batch-delay", "0.005") as run:
         report = asyncio.run(
             simulate(specs, host="127.0.0.1", port=port, behaviour=behaviour, count=uploads)
         )
+    simulator_cpu = time.process_time() - simulator_cpu
     factors = {spec.mn: len(spec.factors) for spec in specs}
     acked_readings = sum(
         factors[spec.mn] * stats.acked
@@ -182,6 +245,10 @@ def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
         "copy_readings_per_s": round(copy_rate),
         "e2e_to_copy_ratio": round(e2e_rate / copy_rate, 3),
         "e2e_ack_p99_ms": latency_summary(report.latencies)["p99"] or math.nan,
+        # CPU seconds: the listener process (from start to exit) and the simulator (this
+        # process, the timed run only); both share the machine's two cores with PostgreSQL.
+        "e2e_listener_cpu_s": round(sum(run.cpu_seconds), 2),
+        "e2e_simulator_cpu_s": round(simulator_cpu, 2),
     }
 
 
@@ -206,34 +273,56 @@ def _copy_back(url: str, point_ids: list[int]) -> tuple[int, float]:
 
 
 def connections(
-    url: str, *, devices: int, interval: float, duration: float
+    url: str, *, devices: int, interval: float, duration: float, processes: int | None = None
 ) -> dict[str, float | int | str]:
+    """`devices` devices on `processes` listener processes (default: as few as the limit allows).
+
+    The devices are simulated by two `civicloop hj212 simulate` processes (more if the
+    open-files limit requires). Device-side latency (write → 9014,
+    measured by the simulators) and listener-side latency (frame complete → answer written,
+    from the listeners' `ack_seconds` histogram, so a bucket bound) are both reported, with
+    the CPU seconds of each side: on this 2-core box the simulators compete with the
+    listeners, and `sent` below `expected` means the simulators did not keep up.
+    """
     limit = raise_file_limit()
     per_process = max(1, limit - FD_RESERVE)
-    processes = math.ceil(devices / per_process)
-    prefixes = [f"YWBENCHC{index}" for index in range(processes)]
-    shares = [devices // processes + (index < devices % processes) for index in range(processes)]
+    needed = math.ceil(devices / per_process)
+    processes = max(processes or needed, needed)
+    simulators = max(SIMULATOR_PROCESSES, processes)
+    prefixes = [f"YWBENCHC{index}" for index in range(simulators)]
+    shares = [devices // simulators + (i < devices % simulators) for i in range(simulators)]
     for prefix, share in zip(prefixes, shares, strict=True):
         reset_points(url, prefix, share)
     port = free_port()
-    with listeners(url, port, processes), tempfile.TemporaryDirectory() as directory:
+    with (
+        listeners(url, port, processes) as run,
+        tempfile.TemporaryDirectory() as directory,
+    ):
         reports = _simulators(port, prefixes, shares, interval, duration, Path(directory))
     latencies = [value for report in reports for value in report.pop("latencies_s")]
     sent = sum(int(report["sent"]) for report in reports)
     acked = sum(int(report["acked"]) for report in reports)
     summary = latency_summary(latencies)
+    key = f"conn{devices}x{processes}"
     return {
-        "conn_devices": devices,
-        "conn_interval_s": interval,
-        "conn_duration_s": duration,
-        "conn_listener_processes": processes,
-        "conn_nofile_limit": limit,
-        "conn_sent": sent,
-        "conn_acked": acked,
-        "conn_ack_p50_ms": summary["p50"] or math.nan,
-        "conn_ack_p90_ms": summary["p90"] or math.nan,
-        "conn_ack_p99_ms": summary["p99"] or math.nan,
-        "conn_ack_max_ms": summary["max"] or math.nan,
+        f"{key}_devices": devices,
+        f"{key}_listener_processes": processes,
+        f"{key}_simulator_processes": len(reports),
+        f"{key}_interval_s": interval,
+        f"{key}_duration_s": duration,
+        f"{key}_nofile_limit": limit,
+        f"{key}_expected": round(devices * duration / interval),
+        f"{key}_sent": sent,
+        f"{key}_acked": acked,
+        f"{key}_ack_p50_ms": summary["p50"] or math.nan,
+        f"{key}_ack_p90_ms": summary["p90"] or math.nan,
+        f"{key}_ack_p99_ms": summary["p99"] or math.nan,
+        f"{key}_ack_max_ms": summary["max"] or math.nan,
+        f"{key}_listener_acks": round(metric_total(run.metrics, f"{ACK}_count")),
+        f"{key}_listener_ack_p50_le_ms": histogram_quantile(run.metrics, ACK, 0.50) * 1000,
+        f"{key}_listener_ack_p99_le_ms": histogram_quantile(run.metrics, ACK, 0.99) * 1000,
+        f"{key}_listener_cpu_s": round(sum(run.cpu_seconds), 1),
+        f"{key}_simulator_cpu_s": round(sum(float(r["cpu_s"]) for r in reports), 1),
     }
 
 
@@ -257,8 +346,8 @@ def _simulators(
         started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL), report))
     reports = []
     for process, report in started:
-        process.wait(duration + 600)
-        reports.append(json.loads(report.read_text()))
+        cpu = _reap(process, duration + 600)
+        reports.append(json.loads(report.read_text()) | {"cpu_s": cpu})
     return reports
 
 
@@ -266,7 +355,7 @@ def _simulators(
 
 
 def run(quick: bool = False) -> dict[str, float | int | str]:
-    """Both benchmarks; keys are stable for the bench runner."""
+    """Both benchmarks. Connection keys carry the run: `conn{devices}x{listener processes}_…`."""
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     prepare_database(url)
     # A shared box: say how busy it was, the ratios are the comparable figures.
@@ -276,7 +365,12 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
         result |= connections(url, devices=500, interval=5.0, duration=12.0)
     else:
         result |= end_to_end(url, devices=200, uploads=40)
-        result |= connections(url, devices=20_000, interval=30.0, duration=75.0)
+        # The most one listener process can hold under the open-files limit, then the
+        # target's 20,000 devices, which need two listener processes here.
+        one_process = min(20_000, raise_file_limit() - FD_RESERVE)
+        result |= connections(url, devices=one_process, interval=30.0, duration=75.0)
+        if one_process < 20_000:
+            result |= connections(url, devices=20_000, interval=30.0, duration=75.0)
     result["load_avg_1m_end"] = os.getloadavg()[0]
     return result
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from django.db import (
@@ -22,6 +22,7 @@ from django.db import (
     OperationalError,
     close_old_connections,
     connection,
+    connections,
 )
 
 T = TypeVar("T")
@@ -66,3 +67,82 @@ def _call(function: Callable[..., T], *args: object) -> T:
 def _close_connection() -> None:
     with contextlib.suppress(*TRANSIENT_ERRORS):
         connection.close()
+
+
+class AsyncPostgres:
+    """The writer's PostgreSQL connection driven by the event loop itself (psycopg async).
+
+    Used instead of a `DatabaseThread` for the batch writes on PostgreSQL: no thread handing
+    the GIL back and forth with a busy event loop at every round trip. A connection failure
+    closes the connection (the next call reconnects) and propagates for the caller to retry.
+    """
+
+    def __init__(self, conninfo: str, *, connect_timeout: float = 10.0) -> None:
+        self.conninfo = conninfo
+        self.connect_timeout = connect_timeout
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    @classmethod
+    def from_django(cls, alias: str = "default") -> AsyncPostgres:
+        """Connect to the database Django's `alias` uses (the test database under pytest)."""
+        settings = connections[alias].settings_dict
+        params = {
+            "dbname": settings["NAME"],
+            "user": settings.get("USER") or None,
+            "password": settings.get("PASSWORD") or None,
+            "host": settings.get("HOST") or None,
+            "port": str(settings["PORT"]) if settings.get("PORT") else None,
+        }
+        for key, value in (settings.get("OPTIONS") or {}).items():
+            if key in _LIBPQ_OPTIONS:
+                params[key] = str(value)
+        conninfo = psycopg.conninfo.make_conninfo(
+            **{key: value for key, value in params.items() if value is not None}
+        )
+        return cls(conninfo)
+
+    async def run(self, function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        conn = await self._connection()
+        try:
+            return await function(conn)
+        except TRANSIENT_ERRORS:
+            await self.close()
+            raise
+        except BaseException:
+            if conn.closed or conn.broken:
+                await self.close()
+            raise
+
+    async def connect(self) -> None:
+        """Open the connection now (at start: before thousands of device sockets take the
+        process's file descriptors); a failure is left for the first batch to retry."""
+        await self._connection()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(*TRANSIENT_ERRORS):
+                await conn.close()
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.conninfo,
+                autocommit=True,  # each batch is one explicit transaction()
+                connect_timeout=max(1, round(self.connect_timeout)),
+            )
+        return self._conn
+
+
+# libpq keywords a Django OPTIONS dict may carry (the others are Django's own).
+_LIBPQ_OPTIONS = frozenset(
+    {
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "application_name",
+        "options",
+        "target_session_attrs",
+    }
+)

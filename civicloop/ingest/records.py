@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from civicloop.ingest.hj212 import (
     Cn,
@@ -196,42 +197,26 @@ def reading_row(
     if not code or len(code) > CODE_MAX_LENGTH:
         problems.append(f"bad code {code[:40]!r}")
         return None
-    columns: dict[str, float | None] = {}
-    flag = eflag = ""
-    sample_time = None
+    row: dict[str, Any] = {}  # ReadingRow's keyword arguments: fewer objects than a dataclass
+    has_value = False
     for suffix, text in values.items():  # plain str keys: this runs for every reading
         column = VALUE_SUFFIXES.get(suffix)
         if column is not None:
             if text.strip():
-                columns[column] = value = parse_number(text)
+                row[column] = value = parse_number(text)
                 if value is None:
                     problems.append(f"{code}-{suffix}")
+                else:
+                    has_value = True
         elif suffix == "Flag":
-            flag = _short(text, code, problems)
+            row["flag"] = _short(text, code, problems)
         elif suffix == "EFlag":
-            eflag = _short(text, code, problems)
+            row["eflag"] = _short(text, code, problems)
         elif suffix == "SampleTime":
-            sample_time = parse_hj_time(text)
-    if not flag and all(value is None for value in columns.values()):
+            row["sample_time"] = parse_hj_time(text)
+    if not has_value and not row.get("flag"):
         return None
-    return ReadingRow(
-        point_id=point_id,
-        kind=kind,
-        code=code,
-        data_time=data_time,
-        rtd=columns.get("rtd"),
-        avg=columns.get("avg"),
-        min=columns.get("min"),
-        max=columns.get("max"),
-        cou=columns.get("cou"),
-        zs_rtd=columns.get("zs_rtd"),
-        zs_avg=columns.get("zs_avg"),
-        zs_min=columns.get("zs_min"),
-        zs_max=columns.get("zs_max"),
-        flag=flag,
-        eflag=eflag,
-        sample_time=sample_time,
-    )
+    return ReadingRow(point_id=point_id, kind=kind, code=code, data_time=data_time, **row)
 
 
 def _short(text: str, code: str, problems: list[str]) -> str:

@@ -17,7 +17,7 @@ from types import TracebackType
 from django.db import connection
 
 from civicloop.ingest.backfill import BackfillSettings, BackfillTracker
-from civicloop.ingest.database import DatabaseThread
+from civicloop.ingest.database import AsyncPostgres, DatabaseThread
 from civicloop.ingest.listener import ListenerSettings, TcpListener
 from civicloop.ingest.metrics import IngestMetrics, MetricsServer
 from civicloop.ingest.mqtt import MqttSettings, MqttSubscriber
@@ -56,8 +56,18 @@ class IngestService:
         sqlite = connection.vendor == "sqlite"
         self._read_db = self._write_db if sqlite else DatabaseThread("ingest-lookup")
         self.directory = PointDirectory(self._read_db, refresh_interval=config.points_refresh)
+        # PostgreSQL with the standard store: batches are written from the event loop itself.
+        postgres = (
+            AsyncPostgres.from_django()
+            if sink is None and connection.vendor == "postgresql" and store is store_batch
+            else None
+        )
         self.sink = sink or BatchingWriter(
-            database=self._write_db, metrics=self.metrics, settings=config.writer, store=store
+            database=self._write_db,
+            metrics=self.metrics,
+            settings=config.writer,
+            store=store,
+            postgres=postgres,
         )
         self.backfill = BackfillTracker(config.backfill, self.metrics)
         self.listener = TcpListener(

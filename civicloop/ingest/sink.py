@@ -20,10 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from civicloop.ingest.database import DATABASE_ERRORS, TRANSIENT_ERRORS, DatabaseThread
+from civicloop.ingest.database import (
+    DATABASE_ERRORS,
+    TRANSIENT_ERRORS,
+    AsyncPostgres,
+    DatabaseThread,
+)
 from civicloop.ingest.metrics import IngestMetrics
 from civicloop.ingest.records import IngestRecord, quarantined, to_batch
-from civicloop.monitoring.writer import BatchResult, WriteBatch, store_batch
+from civicloop.monitoring.writer import BatchResult, WriteBatch, store_batch, store_batch_async
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +101,13 @@ class BatchingWriter(RecordSink):
         metrics: IngestMetrics,
         settings: WriterSettings | None = None,
         store: StoreBatch = store_batch,
+        postgres: AsyncPostgres | None = None,
     ) -> None:
+        """`postgres`: write through this event-loop connection instead of `database`'s
+        thread (the service passes one on PostgreSQL when `store` is the standard one)."""
         self.settings = settings or WriterSettings()
         self.database = database
+        self.postgres = postgres
         self.metrics = metrics
         self.store = store
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(self.settings.queue_size)
@@ -119,6 +128,11 @@ class BatchingWriter(RecordSink):
         return commit
 
     async def start(self) -> None:
+        if self.postgres is not None:
+            try:
+                await self.postgres.connect()
+            except TRANSIENT_ERRORS as error:
+                logger.warning("database unavailable at start (%s); will retry", error)
         self._task = asyncio.create_task(self._run(), name="ingest-writer")
 
     async def stop(self) -> None:
@@ -128,6 +142,8 @@ class BatchingWriter(RecordSink):
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self.postgres is not None:
+            await self.postgres.close()
 
     async def abort(self) -> None:
         """Stop now: queued records are dropped unacknowledged (devices will retransmit)."""
@@ -138,6 +154,8 @@ class BatchingWriter(RecordSink):
         while not self._queue.empty():
             self._queue.get_nowait().commit.cancel()
             self._queue.task_done()
+        if self.postgres is not None:
+            await self.postgres.close()
 
     # ---- the writer task -----------------------------------------------------------------
 
@@ -218,7 +236,11 @@ class BatchingWriter(RecordSink):
 
     async def _store(self, records: list[IngestRecord]) -> None:
         started = time.perf_counter()
-        result = await self.database.run(store_records, records, self.store)
+        if self.postgres is not None:
+            batch = to_batch(records)
+            result = await self.postgres.run(lambda conn: store_batch_async(conn, batch))
+        else:
+            result = await self.database.run(store_records, records, self.store)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_records.observe(len(records))
         self.metrics.records_committed.inc(len(records))

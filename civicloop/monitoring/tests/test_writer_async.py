@@ -1,0 +1,125 @@
+"""`store_batch_async`: the ingest service's PostgreSQL writer gives what `store_batch` gives."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+
+from civicloop.monitoring.models import (
+    FrameVerdict,
+    MonitoringPoint,
+    PointStatus,
+    ProtocolEdition,
+    RawFrame,
+    Reading,
+    ReadingKind,
+    ReadingSource,
+)
+from civicloop.monitoring.tests.conftest import T0
+from civicloop.monitoring.tests.test_writer import RAW, minute_rows
+from civicloop.monitoring.writer import (
+    BatchResult,
+    RawFrameRow,
+    ReadingRow,
+    SiteInfoRow,
+    StatusRow,
+    WriteBatch,
+    store_batch_async,
+    store_readings,
+)
+
+# The async connection is a second session: it sees only committed points.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def store(batch: WriteBatch) -> BatchResult:
+    settings = connection.settings_dict
+    conninfo = psycopg.conninfo.make_conninfo(
+        dbname=settings["NAME"],
+        user=settings["USER"] or None,
+        host=settings["HOST"] or None,
+        port=str(settings["PORT"]) if settings["PORT"] else None,
+        password=settings["PASSWORD"] or None,
+    )
+
+    async def run() -> BatchResult:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            return await store_batch_async(conn, batch)
+
+    return asyncio.run(run())
+
+
+def frame(point: MonitoringPoint, received_at: datetime = T0) -> RawFrameRow:
+    return RawFrameRow(
+        received_at=received_at,
+        raw=RAW,
+        verdict=FrameVerdict.ACCEPTED,
+        mn=point.mn,
+        cn="2051",
+        point_id=point.pk,
+    )
+
+
+def test_writes_everything_and_marks_the_point_seen(point):
+    point.status = PointStatus.OFFLINE
+    point.save(update_fields=["status"])
+    received = T0 + timedelta(seconds=40)
+    batch = WriteBatch(
+        frames=[frame(point, received)],
+        readings=minute_rows(point),
+        statuses=[StatusRow(point_id=point.pk, kind=2021, code="SB1", data_time=T0, value=1)],
+        site_infos=[SiteInfoRow(point_id=point.pk, data_time=T0, info_id="i12001", value="0")],
+        editions={point.pk: ProtocolEdition.HJ212_2017},
+    )
+
+    result = store(batch)
+
+    assert (result.frames, result.readings, result.statuses, result.site_infos) == (1, 3, 1, 1)
+    point.refresh_from_db()
+    assert (point.last_seen_at, point.last_data_time) == (received, T0)
+    assert (point.status, point.protocol_edition) == (PointStatus.ACTIVE, "2017")
+    stored = Reading.objects.get(code="w21003")
+    assert (stored.avg, stored.flag, stored.eflag) == (0.5, "D", "A01")
+    assert bytes(RawFrame.objects.get().raw) == RAW
+
+
+def test_a_retransmission_takes_the_upsert_path_and_counts_nothing(point):
+    batch = WriteBatch(frames=[frame(point)], readings=minute_rows(point))
+    later = [
+        ReadingRow(point_id=point.pk, kind=ReadingKind.MINUTE, code="w01018", data_time=t, avg=1)
+        for t in (T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+    ]
+
+    first, again = store(batch), store(batch)
+    # A batch mixing a stored key and new ones: the new ones are written, the old one kept.
+    mixed = store(WriteBatch(frames=[frame(point)], readings=[*minute_rows(point)[:1], *later]))
+
+    assert (first.readings, again.readings, mixed.readings) == (3, 0, 2)
+    assert Reading.objects.count() == 5
+    assert Reading.objects.get(code="w01018", data_time=T0).avg == 25.5
+    assert RawFrame.objects.count() == 3  # every received packet is an audit record
+
+
+def test_a_device_value_replaces_a_computed_one(point):
+    computed = ReadingRow(
+        point_id=point.pk,
+        kind=ReadingKind.HOUR,
+        code="w01018",
+        data_time=T0,
+        avg=20.0,
+        source=ReadingSource.COMPUTED,
+    )
+    store_readings([computed])
+    device = ReadingRow(
+        point_id=point.pk, kind=ReadingKind.HOUR, code="w01018", data_time=T0, avg=21.5
+    )
+
+    result = store(WriteBatch(frames=[frame(point)], readings=[device]))
+
+    assert result.readings == 1
+    stored = Reading.objects.get()
+    assert (stored.avg, stored.source) == (21.5, ReadingSource.DEVICE)
