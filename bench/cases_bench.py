@@ -1050,7 +1050,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         choices=["kpis"],
-        help="measure only this step (on the existing data; nothing is written)",
+        help="measure only this step, on the cases already generated",
     )
     parser.add_argument("--repeat", type=int, default=5, help="KPI reports per median")
     return parser.parse_args(argv)
