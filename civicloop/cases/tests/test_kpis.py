@@ -508,3 +508,53 @@ def test_families_computed_concurrently_give_the_same_numbers(
     assert reports[4] == reports[1]
     assert reports[4][0]["全部"]["closure_rate"] == (5, 8, 0.625)
     assert reports[4][0]["全部"]["satisfaction_rate"] == (1, 2, 0.5)
+
+
+def test_a_counter_evaluates_each_term_once() -> None:
+    """A numerator repeats its denominator (返工: 结案 AND 结案 AND rework); the counter keeps
+    each term once, in order, with negations and alternatives untouched."""
+    until = AFTER
+    rework = kpis.INDICATORS["rework_rate"]
+    condition = kpis._conjunction(rework.denominator(until) & rework.numerator(until))
+    assert condition.children == [
+        ("closed_at__lt", until),
+        ("state", State.CLOSED),
+        ("rework_count__gt", 0),
+    ]
+    solve = kpis.INDICATORS["solve_rate"]
+    condition = kpis._conjunction(solve.denominator(until) & solve.numerator(until))
+    assert condition.children[0] == ~kpis.Q(state=State.SUSPENDED)
+    assert condition.children[1:] == [
+        ("source", Source.HOTLINE),
+        ("closed_at__lt", until),
+        ("state", State.CLOSED),
+        ("closure_reason", ClosureReason.FIXED),
+    ]
+    valid = kpis.INDICATORS["valid_report_rate"]
+    either = valid.denominator(until)
+    assert kpis._conjunction(either) == kpis.Q(either)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_report_inside_a_transaction_leaves_its_settings_alone(
+    world: World, november: Cases
+) -> None:
+    """Each family query runs without JIT and with a larger work_mem (SET LOCAL); inside the
+    caller's transaction (this test's) the caller's values are put back afterwards."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner settings are PostgreSQL's")
+    assert connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', '5MB', true), set_config('jit', 'on', true)")
+        report = kpis.compute(
+            scope=_town_scope(world),
+            period=NOVEMBER,
+            indicators=kpis.indicators_for(["closure_rate", "on_time_check_rate"]),
+            now=AFTER,
+        )
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        assert cursor.fetchone() == ("5MB", "on")
+    assert _values(report)["全部"]["closure_rate"] == (5, 8, 0.625)
