@@ -56,7 +56,7 @@ def worker_args() -> list[list[str]]:
     return [
         # The outbox: with CASE_EVENT_DELIVERY=worker (as in production, and `make demo`) it
         # delivers every case event's notifications.
-        ["notify", "--loop"],
+        ["notify", "--loop", "--batch", "50"],
         ["rollup_readings", "--loop", "--interval", "120"],
         ["env_sweep", "--loop", "--interval", "300"],
         ["sla_sweep", "--loop", "--interval", "60"],

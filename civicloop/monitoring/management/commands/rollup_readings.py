@@ -1,17 +1,14 @@
 from __future__ import annotations
 
 import logging
-import signal
-import time
 from datetime import datetime, timedelta
-from types import FrameType
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
+from django.core.management.base import CommandError, CommandParser
 from django.utils.dateparse import parse_date, parse_datetime
 
 from civicloop.lib import clock
+from civicloop.lib.worker import LoopCommand
 from civicloop.monitoring.rollups import LOCAL_TZ, day_start
 from civicloop.monitoring.services import rollup_recent
 
@@ -29,51 +26,29 @@ def parse_since(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)
 
 
-class Command(BaseCommand):
+class Command(LoopCommand):
     help = (
         "Compute hourly and daily values (source=computed) where devices did not send them. "
         "Several --loop workers may run at once."
     )
+    default_interval = 300.0
 
     def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
         parser.add_argument(
             "--since",
             type=parse_since,
             default=None,
             help="Start (ISO date/datetime, local time). Default: start of yesterday.",
         )
-        parser.add_argument("--loop", action="store_true", help="Run until SIGTERM/SIGINT.")
-        parser.add_argument(
-            "--interval", type=int, default=300, help="Seconds between passes (default 300)."
-        )
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        if not options["loop"]:
-            self._pass(options["since"])
-            return
-        self._stopping = False
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        while not self._stopping:
-            close_old_connections()
-            self._pass(options["since"])
-            self._sleep(options["interval"])
-
-    def _pass(self, since: datetime | None) -> None:
-        start = since or day_start(clock.now()) - timedelta(days=1)
+    def run_pass(self, options: dict[str, Any]) -> str:
+        start = options["since"] or day_start(clock.now()) - timedelta(days=1)
         summary = rollup_recent(since=start)
-        self.stdout.write(
+        for difference in summary.differences:
+            logger.info("device value differs from computed: %s", difference)
+        return (
             f"points={summary.points} skipped={summary.skipped} "
             f"hours={summary.hours_written} days={summary.days_written} "
             f"differences={len(summary.differences)}"
         )
-        for difference in summary.differences:
-            logger.info("device value differs from computed: %s", difference)
-
-    def _sleep(self, seconds: int) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._stopping and time.monotonic() < deadline:
-            time.sleep(min(1.0, deadline - time.monotonic()))
-
-    def _stop(self, signum: int, frame: FrameType | None) -> None:
-        self._stopping = True

@@ -5,44 +5,25 @@ delivered twice, and they take them oldest first."""
 
 from __future__ import annotations
 
-import signal
-import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
+from django.core.management.base import CommandParser
 
 from civicloop.cases.events import drain
+from civicloop.lib.worker import LoopCommand
 
 
-class Command(BaseCommand):
+class Command(LoopCommand):
     help = "投递案件事件消息（站内信、邮件、短信）"
+    default_interval = 1.0
+    loop_help = "keep delivering until stopped"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--loop", action="store_true", help="keep delivering until stopped")
-        parser.add_argument(
-            "--interval", type=float, default=1.0, help="seconds between polls when idle"
-        )
+        super().add_arguments(parser)
         parser.add_argument("--batch", type=int, default=200, help="events per transaction")
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        self._stopping = False
-        signal.signal(signal.SIGTERM, self._stop)
-        while True:
-            delivered = drain(batch=options["batch"])
-            if delivered or not options["loop"]:
-                self.stdout.write(f"notify: {delivered} events delivered")
-            if not options["loop"] or self._stopping:
-                return
-            close_old_connections()
-            self._sleep(options["interval"])
-            if self._stopping:
-                return
-
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._stopping and time.monotonic() < deadline:
-            time.sleep(min(0.2, max(deadline - time.monotonic(), 0.0)))
-
-    def _stop(self, signum: int, frame: Any) -> None:
-        self._stopping = True
+    def run_pass(self, options: dict[str, Any]) -> str | None:
+        delivered = drain(batch=options["batch"])
+        if delivered or not options["loop"]:
+            return f"notify: {delivered} events delivered"
+        return None
