@@ -84,22 +84,13 @@ class AsyncPostgres:
 
     @classmethod
     def from_django(cls, alias: str = "default") -> AsyncPostgres:
-        """Connect to the database Django's `alias` uses (the test database under pytest)."""
-        settings = connections[alias].settings_dict
-        params = {
-            "dbname": settings["NAME"],
-            "user": settings.get("USER") or None,
-            "password": settings.get("PASSWORD") or None,
-            "host": settings.get("HOST") or None,
-            "port": str(settings["PORT"]) if settings.get("PORT") else None,
-        }
-        for key, value in (settings.get("OPTIONS") or {}).items():
-            if key in _LIBPQ_OPTIONS:
-                params[key] = str(value)
-        conninfo = psycopg.conninfo.make_conninfo(
-            **{key: value for key, value in params.items() if value is not None}
-        )
-        return cls(conninfo)
+        """Connect as Django's `alias` does (the test database under pytest): the backend's own
+        connection parameters, OPTIONS included, less the keywords that are not libpq's (its
+        sync cursor class, adapters and prepare threshold)."""
+        params = dict(connections[alias].get_connection_params())
+        for django_only in ("cursor_factory", "context", "prepare_threshold"):
+            params.pop(django_only, None)
+        return cls(psycopg.conninfo.make_conninfo(**params))
 
     async def run(self, function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
         conn = await self._connection()
@@ -132,17 +123,3 @@ class AsyncPostgres:
                 connect_timeout=max(1, round(self.connect_timeout)),
             )
         return self._conn
-
-
-# libpq keywords a Django OPTIONS dict may carry (the others are Django's own).
-_LIBPQ_OPTIONS = frozenset(
-    {
-        "sslmode",
-        "sslrootcert",
-        "sslcert",
-        "sslkey",
-        "application_name",
-        "options",
-        "target_session_attrs",
-    }
-)
