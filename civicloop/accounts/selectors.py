@@ -16,7 +16,7 @@ from civicloop.accounts.models import (
     User,
     hash_token,
 )
-from civicloop.lib import clock
+from civicloop.lib import clock, rows
 from civicloop.regions.models import Region
 
 
@@ -30,16 +30,21 @@ class Actor:
     region: Region | None
 
 
+# What `Membership.objects.active().filter(user=…).select_related("organisation", "region")
+# .order_by("id")` reads, built once: every request that acts reads it (a report, a transition).
+_ACTIVE_MEMBERSHIPS = rows.Select(
+    Membership,
+    "t0.user_id = %s AND t0.is_active = %s",
+    related=("organisation", "region"),
+    order="t0.id",
+)
+
+
 def memberships_of(user: User) -> list[Membership]:
     """The user's active memberships, loaded once per user object (i.e. per request)."""
     cached: list[Membership] | None = getattr(user, "_civicloop_memberships", None)
     if cached is None:
-        cached = list(
-            Membership.objects.active()
-            .filter(user=user)
-            .select_related("organisation", "region")
-            .order_by("id")
-        )
+        cached = _ACTIVE_MEMBERSHIPS.all([user.pk, True])
         user._civicloop_memberships = cached  # type: ignore[attr-defined]
     return cached
 

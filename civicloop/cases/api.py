@@ -63,6 +63,7 @@ from civicloop.cases.schemas import (
     SuperviseIn,
     SupervisionOut,
 )
+from civicloop.lib import rows
 from civicloop.lib.errors import DomainError
 
 router = Router(tags=["cases"])
@@ -93,11 +94,18 @@ def _uploads(files: list[UploadedFile] | None) -> list[services.PhotoUpload]:
     return uploads
 
 
+# A 小类 by kind and code (unique): every report and reclassification reads it, so the query
+# is built once (`Category.objects.filter(kind=…, full_code=…, parent__isnull=False)`).
+_MINOR_CATEGORY = rows.Select(
+    Category, "t0.kind = %s AND t0.full_code = %s AND t0.parent_id IS NOT NULL"
+)
+
+
 def _category(kind: str, code: str) -> Category:
-    category = Category.objects.filter(kind=kind, full_code=code, parent__isnull=False).first()
-    if category is None:
+    found = _MINOR_CATEGORY.all([kind, code])
+    if not found:
         raise errors.invalid(Code.CATEGORY_INVALID, _("请选择有效的小类"))
-    return category
+    return found[0]
 
 
 def _organisation(code: str) -> Organisation:

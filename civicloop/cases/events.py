@@ -31,7 +31,7 @@ from django.db import transaction
 
 from civicloop.accounts.selectors import Actor
 from civicloop.cases.models import Case, CaseEvent, EventType
-from civicloop.lib import clock
+from civicloop.lib import clock, rows
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def pending_count() -> int:
     return CaseEvent.objects.filter(delivered=False).count()
 
 
-def _publish(event: CaseEvent) -> None:
+def publish(event: CaseEvent) -> None:
+    """Hand a new event to the outbox's delivery (after commit in `commit` mode)."""
     if delivery_mode() == Delivery.COMMIT:
         transaction.on_commit(lambda: deliver_pending(only=[event.pk]))
 
@@ -118,9 +119,39 @@ def event_record(
     is_public: bool = True,
     data: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    # The case's version was bumped by the same transaction under a row lock, so it is a
-    # gap-free, race-free sequence number for its events.
-    event = CaseEvent.objects.create(
+    event = event_new(
+        case=case,
+        type=type,
+        actor=actor,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        note=note,
+        is_public=is_public,
+        data=data,
+    )
+    rows.insert(event)
+    publish(event)
+    return event
+
+
+def event_new(
+    *,
+    case: Case,
+    type: EventType,
+    actor: Actor | None,
+    from_state: str = "",
+    to_state: str = "",
+    reason: str = "",
+    note: str = "",
+    is_public: bool = True,
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """The event, not yet inserted: `event_record` inserts and publishes it; a new case's
+    first event is inserted with the case (`services.case_report`), then `publish`ed."""
+    # The case's version was bumped by the same transaction under a row lock (or the case is
+    # being created), so it is a gap-free, race-free sequence number for its events.
+    return CaseEvent(
         case=case,
         seq=case.version,
         type=type,
@@ -135,5 +166,3 @@ def event_record(
         is_public=is_public,
         data=data or {},
     )
-    _publish(event)
-    return event

@@ -27,7 +27,7 @@ from civicloop.accounts.models import (
     User,
 )
 from civicloop.accounts.selectors import Actor, memberships_of
-from civicloop.cases import errors, routing, sla
+from civicloop.cases import errors, events, routing, sla
 from civicloop.cases.errors import Code
 from civicloop.cases.events import event_record
 from civicloop.cases.models import (
@@ -35,6 +35,7 @@ from civicloop.cases.models import (
     SUPERVISION_RANK,
     Case,
     CaseAssist,
+    CaseClock,
     CaseEvent,
     CaseFollower,
     CaseNumberSequence,
@@ -57,9 +58,9 @@ from civicloop.cases.models import (
 )
 from civicloop.cases.selectors import membership_assists, membership_covers
 from civicloop.cases.workflow import ACTIONS, Action
-from civicloop.lib import clock, photos
+from civicloop.lib import clock, photos, rows
 from civicloop.lib.errors import DomainError, Forbidden
-from civicloop.regions.lookup import locate, locate_all
+from civicloop.regions.lookup import Placement, locate, locate_all, locate_all_probing
 from civicloop.regions.models import Region
 
 
@@ -282,9 +283,24 @@ def _locate(lat: float, lon: float) -> Region:
 
 def _place(lat: float, lon: float) -> _Place:
     """The grid of a point and the regions above it (one query on the usual four levels)."""
+    _check_point(lat, lon)
+    return _place_of(lat, lon, locate_all(lat, lon))
+
+
+def _place_and_config(lat: float, lon: float) -> tuple[_Place, sla.Config]:
+    """`_place`, and the time-limit configuration, whose freshness probe rides along in the
+    placement's statement."""
+    _check_point(lat, lon)
+    placement, fingerprint = locate_all_probing(lat, lon, sla.FINGERPRINT_PROBES)
+    return _place_of(lat, lon, placement), sla.config(fingerprint)
+
+
+def _check_point(lat: float, lon: float) -> None:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise errors.invalid(Code.OUTSIDE_CITY, _("坐标无效"))
-    placement = locate_all(lat, lon)
+
+
+def _place_of(lat: float, lon: float, placement: Placement | None) -> _Place:
     if placement is not None:
         return _Place(placement.grid, placement.village, placement.town, placement.city)
     grid = locate(lat, lon)
@@ -346,11 +362,12 @@ def case_report(
     description = _require_text(description, Code.DESCRIPTION_REQUIRED, _("请填写问题描述"))
     _valid_category(category)
     checked = _check_photos(photos)
-    place = _place(lat, lon)
+    # One statement: the grid index's and the time-limit configuration's freshness, and the
+    # regions of the grid; the configuration serves the version and the intake clock.
+    place, cfg = _place_and_config(lat, lon)
     case_source = _report_source(by, source)
     now = clock.now()
-    cfg = sla.config()  # read once for the version and the intake clock
-    case = Case.objects.create(
+    case = Case(
         number=_next_number(now),
         state=State.DRAFT if draft else State.REPORTED,
         source=case_source,
@@ -372,9 +389,12 @@ def case_report(
         updated_at=now,
         sla_version_id=cfg.version_at(now),
     )
+    clocks: list[CaseClock] = []
     if not draft:
-        _store_facts(case, sla.on_action(case, "report", at=now, by=by, fresh=True, cfg=cfg))
-    event = event_record(
+        facts = sla.on_action(case, "report", at=now, by=by, fresh=True, cfg=cfg, unsaved=clocks)
+        for name, value in facts.items():  # the row is not written yet: it is born with them
+            setattr(case, name, value)
+    event = events.event_new(
         case=case,
         type=EventType.DRAFTED if draft else EventType.REPORTED,
         actor=_public_actor(by),
@@ -382,6 +402,9 @@ def case_report(
         is_public=not draft,
         data={"source": case_source},
     )
+    # The case, its intake clock and its first event: one statement on PostgreSQL.
+    rows.insert_family(case, [*clocks, event])
+    events.publish(event)
     if checked:
         _store_photos(case, event, checked, PhotoKind.BEFORE, by)
     return case

@@ -31,6 +31,7 @@ from civicloop.cases.models import (
     WorkingPeriod,
 )
 from civicloop.lib import clock as clock_
+from civicloop.lib import rows
 from civicloop.lib.workcal import DEFAULT_PERIODS, WorkCalendar, calendar_from_days
 from civicloop.regions.models import LEVEL_DEPTH, Level
 
@@ -96,20 +97,28 @@ _lock = threading.Lock()
 _config: Config | None = None
 
 
+# The configuration's freshness as scalar SQL expressions (table names from model metadata,
+# never from input), so that a caller can read them in a statement it sends anyway
+# (`services.case_report` reads them with the placement).
+FINGERPRINT_PROBES: tuple[str, ...] = tuple(
+    probe
+    for table in (m._meta.db_table for m in _FINGERPRINTED)
+    for probe in (f"(SELECT COUNT(*) FROM {table})", f"(SELECT MAX(updated_at) FROM {table})")
+)
+
+
 def _fingerprint() -> tuple[Any, ...]:
-    tables = [m._meta.db_table for m in _FINGERPRINTED]
-    parts = ", ".join(
-        f"(SELECT COUNT(*) FROM {t}), (SELECT MAX(updated_at) FROM {t})" for t in tables
-    )
     with connection.cursor() as cursor:
-        # Table names come from model metadata, never from input.
-        cursor.execute(f"SELECT {parts}")
+        cursor.execute(f"SELECT {', '.join(FINGERPRINT_PROBES)}")
         return tuple(cursor.fetchone() or ())
 
 
-def config() -> Config:
+def config(fingerprint: tuple[Any, ...] | None = None) -> Config:
+    """The configuration, reloaded if its tables changed. `fingerprint`: the values of
+    `FINGERPRINT_PROBES` the caller has just read in its transaction (saves a query)."""
     global _config
-    fingerprint = _fingerprint()
+    if fingerprint is None:
+        fingerprint = _fingerprint()
     current = _config
     if current is not None and current.fingerprint == fingerprint:
         return current
@@ -262,6 +271,8 @@ class _Ctx:
     policy: Policy
     facts: dict[str, Any] = field(default_factory=dict)
     fresh: bool = False  # a case just created has no clocks yet
+    # New clocks of a case not inserted yet: the caller inserts them with the case.
+    unsaved: list[CaseClock] | None = None
     _clocks: list[CaseClock] | None = None
 
     def clocks(self) -> list[CaseClock]:
@@ -291,7 +302,10 @@ def _start(stage: Stage) -> Op:
         seconds = int(limit.duration(ctx.cfg.calendar).total_seconds()) if limit else None
         clock = CaseClock(case=ctx.case, stage=stage, started_at=ctx.at, limit_seconds=seconds)
         _retime(clock, ctx.cfg, ctx.policy, ctx.at)
-        clock.save()
+        if ctx.unsaved is None:
+            rows.insert(clock)
+        else:
+            ctx.unsaved.append(clock)
         ctx.clocks().append(clock)
 
     return op
@@ -463,14 +477,17 @@ def on_action(
     by: Any = None,
     fresh: bool = False,
     cfg: Config | None = None,
+    unsaved: list[CaseClock] | None = None,
 ) -> dict[str, Any]:
     """Apply the action's clock operations; return the facts to store on the case. `cfg`: the
-    configuration the caller already read in this transaction (saves checking it again)."""
+    configuration the caller already read in this transaction (saves checking it again).
+    `unsaved` (a fresh case not inserted yet): new clocks go there instead of the database."""
     ops = _OPS.get(name)
     if not ops:
         return {}
     ctx = _context(case, at, by, cfg)
     ctx.fresh = fresh
+    ctx.unsaved = unsaved
     for op in ops:
         op(ctx)
     return {**ctx.facts, **_derived(ctx)}

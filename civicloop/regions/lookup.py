@@ -1,12 +1,17 @@
 """Point → grid: an in-process R-tree (shapely 2 `STRtree`) over every grid boundary.
 
 Works on any database, since boundaries are GeoJSON in a JSON column. The index is built on first
-use and kept per process. Each lookup first reads the latest `updated_at` of the grids (one
-index probe on `(level, updated_at)`, about 0.3 ms with 10,000 grids on SQLite, where adding
-COUNT or MAX(id) would scan them all) and rebuilds when it moved: new and changed grids are seen
-on the next lookup, whichever process wrote them. A grid deleted since the build can only show
-up as a hit whose row is gone; then the index is dropped and the lookup runs once more. The
-services also drop this process's copy at once.
+use and kept per process. Each lookup reads the latest `updated_at` of the grids (one index probe
+on `(level, updated_at)`, about 0.3 ms with 10,000 grids on SQLite, where adding COUNT or MAX(id)
+would scan them all) and rebuilds when it moved: new and changed grids are seen on the next
+lookup, whichever process wrote them. A grid deleted since the build can only show up as a hit
+whose row is gone; then the index is dropped and the lookup runs once more. The services also
+drop this process's copy at once.
+
+`locate_all` reads that fingerprint and the regions of the grid the current index finds in one
+statement (a caller may add its own scalar probes to it, `locate_all_probing`); only when the
+fingerprint moved does it rebuild the index and read again. The regions are always read fresh:
+nothing but the grid shapes is kept between lookups.
 
 A point on the border of two grids belongs to the one with the smallest code (path), so that
 every process answers the same for the same point. See docs/regions.md for numbers and the
@@ -17,11 +22,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 import shapely
-from django.db.models import Max
+from django.db import connection
 from django.utils.translation import gettext as _
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
@@ -46,7 +52,7 @@ class Placement:
 class GridIndex:
     """Immutable once built; shared by the threads of a process."""
 
-    def __init__(self, fingerprint: datetime | None, rows: list[tuple[int, str, BaseGeometry]]):
+    def __init__(self, fingerprint: Any, rows: list[tuple[int, str, BaseGeometry]]):
         self.fingerprint = fingerprint
         self._paths = [row[1] for row in rows]
         self._ids = [row[0] for row in rows]
@@ -55,7 +61,7 @@ class GridIndex:
         self._tree = shapely.STRtree(self._shapes)
 
     @classmethod
-    def build(cls, fingerprint: datetime | None) -> GridIndex:
+    def build(cls, fingerprint: Any) -> GridIndex:
         grids = Region.objects.filter(level=Level.GRID, boundary__isnull=False)
         rows = [
             (pk, path, shape)
@@ -84,7 +90,13 @@ class _IndexCache:
         self._index: GridIndex | None = None
 
     def get(self) -> GridIndex:
-        fingerprint = _fingerprint()
+        return self.for_fingerprint(_fingerprint())
+
+    def current(self) -> GridIndex | None:
+        """This process's index as it is, without checking its freshness."""
+        return self._index
+
+    def for_fingerprint(self, fingerprint: Any) -> GridIndex:
         index = self._index
         if index is not None and index.fingerprint == fingerprint:
             return index
@@ -123,17 +135,33 @@ def locate(lat: float, lon: float) -> Region | None:
 
 
 def locate_all(lat: float, lon: float) -> Placement | None:
-    """The grid containing the point and its village, town and city, in one query."""
-    for _attempt in range(2):
-        found = _find(lat, lon)
+    """The grid containing the point and its village, town and city: one query while the
+    index is fresh (the fingerprint and the regions together)."""
+    return locate_all_probing(lat, lon)[0]
+
+
+def locate_all_probing(
+    lat: float, lon: float, probes: Sequence[str] = ()
+) -> tuple[Placement | None, tuple[Any, ...]]:
+    """`locate_all`, plus the values of the caller's scalar SQL `probes` (constant SQL from
+    code, never input; e.g. another cache's freshness) read in the same statement."""
+    _check(lat, lon)
+    index = _cache.current()
+    for _attempt in range(4):
+        found = index.find(lat, lon) if index is not None else None
+        codes = [code for code in found[1].split("/") if code] if found else []
+        fingerprint, values, regions = _probe(codes, probes)
+        if index is None or index.fingerprint != fingerprint:
+            index = _cache.for_fingerprint(fingerprint)  # new or changed grids: look again
+            continue
         if found is None:
-            return None
-        codes = [code for code in found[1].split("/") if code]
-        by_level = {r.level: r for r in Region.objects.filter(code__in=codes)}
-        if Level.GRID in by_level:
-            return _placement(by_level)
+            return None, values
+        by_level = {r.level: r for r in regions}
+        if by_level.get(Level.GRID) is not None and by_level[Level.GRID].pk == found[0]:
+            return _placement(by_level), values
         invalidate_grid_index()  # deleted since the index was built
-    return None
+        index = None
+    raise RuntimeError("the grid index did not settle")  # pragma: no cover
 
 
 def _placement(by_level: dict[str, Region]) -> Placement | None:
@@ -157,20 +185,59 @@ def locate_town(lat: float, lon: float) -> Region | None:
     return placement.town if placement else None
 
 
-def _find(lat: float, lon: float) -> tuple[int, str] | None:
+def _check(lat: float, lon: float) -> None:
     if not check_lat_lon(lat, lon):
         raise RegionError(
             Code.POINT_INVALID,
             _("坐标无效：纬度应在 −90～90、经度应在 −180～180 之间（%(lat)s, %(lon)s）")
             % {"lat": lat, "lon": lon},
         )
+
+
+def _find(lat: float, lon: float) -> tuple[int, str] | None:
+    _check(lat, lon)
     return grid_index().find(lat, lon)
 
 
-def _fingerprint() -> datetime | None:
-    grids = Region.objects.filter(level=Level.GRID)
-    latest: datetime | None = grids.aggregate(latest=Max("updated_at"))["latest"]
-    return latest
+# The latest change of a grid, as the database returns it (compared, never interpreted).
+_FINGERPRINT = (
+    f"(SELECT MAX(updated_at) FROM {Region._meta.db_table} WHERE level = '{Level.GRID.value}')"
+)
+# The columns of a placement's regions, in model order (as `from_db` wants them); the boundary
+# (large) and updated_at stay deferred.
+_REGION_FIELDS = tuple(
+    f.attname for f in Region._meta.concrete_fields if f.name not in ("boundary", "updated_at")
+)
+
+
+def _fingerprint() -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_FINGERPRINT}")
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _probe(codes: list[str], probes: Sequence[str]) -> tuple[Any, tuple[Any, ...], list[Region]]:
+    """(fingerprint, probe values, regions with these codes) in one statement."""
+    scalars = ", ".join([_FINGERPRINT, *probes])
+    table = Region._meta.db_table
+    columns = ", ".join(f"r.{connection.ops.quote_name(name)}" for name in _REGION_FIELDS)
+    if codes:
+        marks = ", ".join(["%s"] * len(codes))
+        join = f"LEFT JOIN {table} r ON r.code IN ({marks})"
+    else:
+        join = f"LEFT JOIN {table} r ON 1 = 0"
+    width = 1 + len(probes)
+    # Table and column names come from model metadata, the probes from code; codes are params.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {scalars}, {columns} FROM (SELECT 1 AS one) f {join}", codes)
+        rows = cursor.fetchall()
+    regions = [
+        Region.from_db(connection.alias, _REGION_FIELDS, row[width:])
+        for row in rows
+        if row[width] is not None
+    ]
+    return rows[0][0], tuple(rows[0][1:width]), regions
 
 
 def _shape_or_none(path: str, boundary: object) -> BaseGeometry | None:

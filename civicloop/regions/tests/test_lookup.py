@@ -173,9 +173,11 @@ def test_it_places_nothing_outside_the_grids(west_grid):
     assert locate_town(29.5, 120.5) is None
 
 
-def test_locate_all_needs_one_query_after_the_fingerprint(west_grid, django_assert_num_queries):
+def test_locate_all_reads_the_fingerprint_and_the_regions_in_one_query(
+    west_grid, django_assert_num_queries
+):
     grid_index()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert locate_all(29.205, 120.005).grid == west_grid
 
 
