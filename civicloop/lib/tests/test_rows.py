@@ -1,0 +1,130 @@
+"""`lib.rows` writes and reads what the ORM writes and reads, and leaves what it does not handle
+to the ORM. On Django's own models, so that `lib` stays free of the apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.models import Model, Value
+from django.db.models.signals import pre_save
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from civicloop.lib import rows
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+
+
+def _row(obj: Model) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def test_insert_stores_the_instance_in_one_statement() -> None:
+    user = User(mobile="13800000001", name="王芳", is_staff=True, date_joined=timezone.now())
+    with CaptureQueriesContext(connection) as ctx:
+        rows.insert(user)
+    assert len(ctx.captured_queries) == 1
+    assert user.pk is not None and user._state.adding is False and user._state.db == "default"
+    assert _row(User.objects.get(pk=user.pk)) == _row(user)
+
+
+def test_insert_runs_pre_save_like_save() -> None:
+    """`auto_now_add` and friends: each field's own `pre_save` sets the value on the instance."""
+    user = User.objects.create(mobile="13800000002", name="李强")
+    entry = LogEntry(user=user, action_flag=ADDITION, object_repr="x", change_message="")
+    rows.insert(entry)
+    assert entry.action_time is not None
+    assert _row(LogEntry.objects.get(pk=entry.pk)) == _row(entry)
+
+
+def test_insert_leaves_models_with_save_signals_to_save() -> None:
+    seen: list[str] = []
+
+    def listener(sender: Any, instance: Group, **kwargs: Any) -> None:
+        seen.append(instance.name)
+
+    pre_save.connect(listener, sender=Group)
+    try:
+        rows.insert(Group(name="志愿者"))
+    finally:
+        pre_save.disconnect(listener, sender=Group)
+    assert seen == ["志愿者"]
+    assert Group.objects.filter(name="志愿者").count() == 1
+
+
+def test_insert_leaves_expressions_to_save() -> None:
+    group = Group(name=Value("网格员"))
+    rows.insert(group)
+    assert Group.objects.get(pk=group.pk).name == "网格员"
+
+
+def test_insert_refuses_an_unsaved_related_object_as_save_does() -> None:
+    entry = LogEntry(
+        user=User(mobile="13800000003", name="未保存"), action_flag=ADDITION, object_repr="x"
+    )
+    with pytest.raises(ValueError, match="unsaved related object 'user'"):
+        rows.insert(entry)
+
+
+def test_insert_family_links_the_children_to_the_new_parent() -> None:
+    kind = ContentType(app_label="civicloop_test", model="thing")
+    children = [
+        Permission(name="看", codename="view_thing", content_type=kind),
+        Permission(name="改", codename="change_thing", content_type=kind),
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        rows.insert_family(kind, children)
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
+    assert kind.pk is not None
+    assert [(p.content_type_id, p._state.adding) for p in children] == [(kind.pk, False)] * 2
+    stored = Permission.objects.filter(content_type=kind).order_by("pk")
+    assert [_row(p) for p in stored] == [_row(p) for p in children]
+
+
+def test_insert_family_refuses_a_child_with_another_unsaved_object() -> None:
+    kind = ContentType(app_label="civicloop_test", model="other")
+    entry = LogEntry(
+        content_type=kind,
+        user=User(mobile="13800000003", name="未保存"),
+        action_flag=ADDITION,
+        object_repr="x",
+    )
+    with pytest.raises(ValueError, match="unsaved related object 'user'"):
+        rows.insert_family(kind, [entry])
+
+
+def test_select_reads_what_the_orm_reads() -> None:
+    user = User.objects.create(
+        mobile="13800000004", name="赵磊", is_staff=True, last_login=timezone.now()
+    )
+    kind = ContentType.objects.get_for_model(Group)
+    with_kind = LogEntry.objects.create(
+        user=user, content_type=kind, action_flag=ADDITION, object_repr="a"
+    )
+    without = LogEntry.objects.create(user=user, action_flag=ADDITION, object_repr="b")
+    select = rows.Select(
+        LogEntry, "t0.user_id = %s", related=("user", "content_type"), order="t0.id"
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        got = select.all([user.pk])
+        related: list[tuple[Any, Any]] = [(e.user, e.content_type) for e in got]
+    assert len(ctx.captured_queries) == 1  # the related objects came with the rows
+    assert [e.pk for e in got] == [with_kind.pk, without.pk]
+    expected = list(
+        LogEntry.objects.filter(user=user).select_related("user", "content_type").order_by("id")
+    )
+    assert [_row(e) for e in got] == [_row(e) for e in expected]
+    orm: list[tuple[Any, Any]] = [(e.user, e.content_type) for e in expected]
+    assert [(_row(u), c and _row(c)) for u, c in related] == [
+        (_row(u), c and _row(c)) for u, c in orm
+    ]
+    assert related[1][1] is None
+    reader = related[0][0]
+    assert type(reader.is_staff) is bool and timezone.is_aware(reader.last_login)
