@@ -1,7 +1,8 @@
 """Inserting one new row of a hot write path without compiling its SQL on every call.
 
 `insert(obj)` does what `obj.save(force_insert=True)` does for a new instance of a plain model
-(no parent model, no generated or database-default-only values, no save signals): the related
+(no parent model, no generated or database-default-only values, no save signals, no `save()` of
+its own): the related
 objects' ids are taken over, `pre_save` runs for every field (`auto_now`, `auto_now_add`), the
 values are prepared by each field for the connection, and the new primary key comes back with
 the insert (`RETURNING`, PostgreSQL and SQLite alike). The difference is the SQL: Django builds
@@ -141,6 +142,8 @@ def _plain(obj: Model, returning: bool) -> bool:
     return (
         returning
         and obj.pk is None
+        and type(obj).save is Model.save  # an own save() (e.g. the user's password) is called
+        and type(obj).save_base is Model.save_base
         and not meta.parents
         and isinstance(meta.pk, AutoFieldMixin)
         and not pre_save.has_listeners(type(obj))

@@ -27,12 +27,27 @@ def _row(obj: Model) -> dict[str, Any]:
 
 
 def test_insert_stores_the_instance_in_one_statement() -> None:
-    user = User(mobile="13800000001", name="王芳", is_staff=True, date_joined=timezone.now())
+    user = User.objects.create(mobile="13800000001", name="王芳")
+    entry = LogEntry(user=user, action_flag=ADDITION, object_repr="桥头", change_message="[]")
     with CaptureQueriesContext(connection) as ctx:
-        rows.insert(user)
+        rows.insert(entry)
     assert len(ctx.captured_queries) == 1
-    assert user.pk is not None and user._state.adding is False and user._state.db == "default"
-    assert _row(User.objects.get(pk=user.pk)) == _row(user)
+    assert entry.pk is not None and entry._state.adding is False and entry._state.db == "default"
+    assert _row(LogEntry.objects.get(pk=entry.pk)) == _row(entry)
+
+
+def test_insert_leaves_models_with_their_own_save_to_it(monkeypatch: Any) -> None:
+    saved: list[str] = []
+    original = Group.save
+
+    def save(self: Group, *args: Any, **kwargs: Any) -> None:
+        saved.append(self.name)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Group, "save", save)
+    rows.insert(Group(name="网格长"))
+    assert saved == ["网格长"]
+    assert Group.objects.filter(name="网格长").count() == 1
 
 
 def test_insert_runs_pre_save_like_save() -> None:
