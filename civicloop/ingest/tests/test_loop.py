@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
+import weakref
 
 import pytest
 
-from civicloop.ingest.loop import EVENT_LOOPS, loop_factory, run
+from civicloop.ingest.loop import (
+    EVENT_LOOPS,
+    GC_YOUNG_THRESHOLD,
+    long_lived_process,
+    loop_factory,
+    run,
+)
 
 HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
 
@@ -39,3 +47,23 @@ def test_an_unknown_loop_is_refused():
     assert EVENT_LOOPS == ("auto", "uvloop", "asyncio")
     with pytest.raises(ValueError, match="event loop must be one of"):
         loop_factory("trio")
+
+
+def test_a_long_lived_process_collects_less_often_and_restores_the_collector():
+    before = gc.get_threshold()
+    with long_lived_process():
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0  # what was alive at start is left alone
+        cycle: list[object] = []
+        cycle.append(cycle)
+        alive = weakref.ref(_Cycle(cycle))
+        gc.collect()
+        assert alive() is None  # cycles are still collected
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+class _Cycle:
+    def __init__(self, other: object) -> None:
+        self.me = self
+        self.other = other

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from civicloop.ingest.backfill import BackfillSettings
 from civicloop.ingest.hj212 import MAX_LENGTH
 from civicloop.ingest.listener import ListenerSettings
-from civicloop.ingest.loop import add_event_loop_argument, loop_factory
+from civicloop.ingest.loop import add_event_loop_argument, long_lived_process, loop_factory
 from civicloop.ingest.mqtt import MqttSettings
 from civicloop.ingest.service import IngestConfig, IngestService
 from civicloop.ingest.sink import WriterSettings
@@ -76,7 +76,7 @@ class Command(BaseCommand):
         except (ValueError, ImportError) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"open files limit: {limit}, event loop: {name}")
-        with asyncio.Runner(loop_factory=factory) as runner:
+        with long_lived_process(), asyncio.Runner(loop_factory=factory) as runner:
             runner.run(self._serve(config))
 
     def _config(self, options: dict[str, Any]) -> IngestConfig:
