@@ -38,6 +38,7 @@ from typing import Any
 
 import psycopg
 
+from civicloop.ingest.loop import long_lived_process
 from civicloop.ingest.simulator import (
     DeviceBehaviour,
     latency_summary,
@@ -219,7 +220,8 @@ def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
     # As fast as answers come: each device waits for its 9014 before the next upload.
     behaviour = DeviceBehaviour(interval=0.0, ack_timeout=30.0)
     simulator_cpu = time.process_time()
-    with listeners(url, port, 1, "--batch-delay", "0.005") as run:
+    # The simulator runs in this process, tuned like `civicloop hj212 simulate`.
+    with listeners(url, port, 1, "--batch-delay", "0.005") as run, long_lived_process():
         report = asyncio.run(
             simulate(specs, host="127.0.0.1", port=port, behaviour=behaviour, count=uploads)
         )
@@ -379,7 +381,17 @@ def main(argv: list[str] | None = None) -> None:
     """`python -m bench.bench_ingest [--quick]`, or `python -m bench ingest [--quick]`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    quick = parser.parse_args(argv).quick
+    parser.add_argument(
+        "--civicloop",
+        type=Path,
+        default=CIVICLOOP,
+        help="the `civicloop` executable of the listener and simulator processes (another "
+        "checkout's, to compare; default: this tree's .venv/bin/civicloop)",
+    )
+    arguments = parser.parse_args(argv)
+    quick = arguments.quick
+    global CIVICLOOP
+    CIVICLOOP = arguments.civicloop
     result = run(quick=quick)
     print(f"HJ 212 ingestion into PostgreSQL{' (quick)' if quick else ''}", file=sys.stderr)
     for key, value in result.items():
