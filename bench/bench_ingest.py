@@ -379,18 +379,18 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m bench.bench_ingest [--quick]`, or `python -m bench ingest [--quick]`."""
+    global CIVICLOOP
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
         "--civicloop",
         type=Path,
-        default=CIVICLOOP,
+        default=ROOT / ".venv" / "bin" / "civicloop",
         help="the `civicloop` executable of the listener and simulator processes (another "
         "checkout's, to compare; default: this tree's .venv/bin/civicloop)",
     )
     arguments = parser.parse_args(argv)
     quick = arguments.quick
-    global CIVICLOOP
     CIVICLOOP = arguments.civicloop
     result = run(quick=quick)
     print(f"HJ 212 ingestion into PostgreSQL{' (quick)' if quick else ''}", file=sys.stderr)
