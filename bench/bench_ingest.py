@@ -55,6 +55,7 @@ READING_COLUMNS = (
 )
 FD_RESERVE = 64  # descriptors a process needs besides its sockets
 ACK = "civicloop_ingest_ack_seconds"
+COMMIT = "civicloop_ingest_commit_seconds"
 SIMULATOR_PROCESSES = 2  # one per core: one Python process cannot drive 20,000 devices
 
 
@@ -323,6 +324,8 @@ def connections(
         f"{key}_listener_acks": round(metric_total(run.metrics, f"{ACK}_count")),
         f"{key}_listener_ack_p50_le_ms": histogram_quantile(run.metrics, ACK, 0.50) * 1000,
         f"{key}_listener_ack_p99_le_ms": histogram_quantile(run.metrics, ACK, 0.99) * 1000,
+        # The writer's transactions: a slow database shows here, a busy listener does not.
+        f"{key}_commit_p99_le_ms": histogram_quantile(run.metrics, COMMIT, 0.99) * 1000,
         f"{key}_listener_cpu_s": round(sum(run.cpu_seconds), 1),
         f"{key}_simulator_cpu_s": round(sum(float(r["cpu_s"]) for r in reports), 1),
     }
