@@ -226,7 +226,8 @@ class Connection(asyncio.Protocol):
         self._waiting.add_done_callback(self._waited)
 
     def _waited(self, task: asyncio.Task[None]) -> None:
-        self._waiting = None
+        if self._waiting is task:  # a step may have started the next one (look-up → full queue)
+            self._waiting = None
         if task.cancelled():
             return
         error = task.exception()
