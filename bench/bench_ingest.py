@@ -38,6 +38,7 @@ from typing import Any
 
 import psycopg
 
+from civicloop.ingest.loop import long_lived_process
 from civicloop.ingest.simulator import (
     DeviceBehaviour,
     latency_summary,
@@ -54,6 +55,7 @@ READING_COLUMNS = (
 )
 FD_RESERVE = 64  # descriptors a process needs besides its sockets
 ACK = "civicloop_ingest_ack_seconds"
+COMMIT = "civicloop_ingest_commit_seconds"
 SIMULATOR_PROCESSES = 2  # one per core: one Python process cannot drive 20,000 devices
 
 
@@ -219,7 +221,8 @@ def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
     # As fast as answers come: each device waits for its 9014 before the next upload.
     behaviour = DeviceBehaviour(interval=0.0, ack_timeout=30.0)
     simulator_cpu = time.process_time()
-    with listeners(url, port, 1, "--batch-delay", "0.005") as run:
+    # The simulator runs in this process, tuned like `civicloop hj212 simulate`.
+    with listeners(url, port, 1, "--batch-delay", "0.005") as run, long_lived_process():
         report = asyncio.run(
             simulate(specs, host="127.0.0.1", port=port, behaviour=behaviour, count=uploads)
         )
@@ -321,6 +324,8 @@ def connections(
         f"{key}_listener_acks": round(metric_total(run.metrics, f"{ACK}_count")),
         f"{key}_listener_ack_p50_le_ms": histogram_quantile(run.metrics, ACK, 0.50) * 1000,
         f"{key}_listener_ack_p99_le_ms": histogram_quantile(run.metrics, ACK, 0.99) * 1000,
+        # The writer's transactions: a slow database shows here, a busy listener does not.
+        f"{key}_commit_p99_le_ms": histogram_quantile(run.metrics, COMMIT, 0.99) * 1000,
         f"{key}_listener_cpu_s": round(sum(run.cpu_seconds), 1),
         f"{key}_simulator_cpu_s": round(sum(float(r["cpu_s"]) for r in reports), 1),
     }
@@ -377,9 +382,19 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m bench.bench_ingest [--quick]`, or `python -m bench ingest [--quick]`."""
+    global CIVICLOOP
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    quick = parser.parse_args(argv).quick
+    parser.add_argument(
+        "--civicloop",
+        type=Path,
+        default=ROOT / ".venv" / "bin" / "civicloop",
+        help="the `civicloop` executable of the listener and simulator processes (another "
+        "checkout's, to compare; default: this tree's .venv/bin/civicloop)",
+    )
+    arguments = parser.parse_args(argv)
+    quick = arguments.quick
+    CIVICLOOP = arguments.civicloop
     result = run(quick=quick)
     print(f"HJ 212 ingestion into PostgreSQL{' (quick)' if quick else ''}", file=sys.stderr)
     for key, value in result.items():

@@ -7,6 +7,7 @@ few dozen lines, and the service runs one event loop, so no locking is needed.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import math
@@ -93,10 +94,30 @@ class Counter(Metric):
     def value(self, **labels: str) -> float:
         return self._values.get(self._key(labels), 0.0)
 
+    def labels(self, **labels: str) -> CounterChild:
+        """The counter for these label values, checked once: for per-frame counting."""
+        return CounterChild(self._values, self._key(labels))
+
     def samples(self) -> Iterable[str]:
         for key, value in sorted(self._values.items()):
             labels = _format_labels(self.label_names, key)
             yield f"{self.name}{labels} {_format_number(value)}"
+
+
+class CounterChild:
+    """One label combination of a `Counter`, its key resolved in advance."""
+
+    __slots__ = ("_key", "_values")
+
+    def __init__(self, values: dict[LabelValues, float], key: LabelValues) -> None:
+        self._values = values
+        self._key = key
+        values.setdefault(key, 0.0)
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount < 0:
+            raise ValueError("a counter only goes up")
+        self._values[self._key] += amount
 
 
 class Gauge(Metric):
@@ -144,10 +165,9 @@ class Histogram(Metric):
     def observe(self, value: float) -> None:
         self.count += 1
         self.sum += value
-        for index, bound in enumerate(self.bounds):
-            if value <= bound:
-                self._counts[index] += 1
-                break
+        index = bisect.bisect_left(self.bounds, value)  # the first bound >= value
+        if index < len(self._counts):
+            self._counts[index] += 1
 
     def samples(self) -> Iterable[str]:
         cumulative = 0

@@ -76,6 +76,17 @@ class PointDirectory:
         if last is not None:
             self.note_data_time(auth.point_id, last)
 
+    def cached(self, mn: str) -> tuple[bool, PointAuth | None]:
+        """`(True, auth)` when the answer is known without a query (`auth` None: an MN found
+        unknown less than `unknown_ttl` ago); `(False, None)` when `get` must ask."""
+        auth = self._points.get(mn)
+        if auth is not None:
+            return True, auth
+        checked = self._unknown.get(mn)
+        if checked is not None and time.monotonic() - checked < self.unknown_ttl:
+            return True, None
+        return False, None
+
     async def get(self, mn: str) -> PointAuth | None:
         auth = self._points.get(mn)
         if auth is not None:

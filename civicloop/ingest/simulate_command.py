@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from civicloop.ingest.hj212 import Cn
+from civicloop.ingest.loop import add_event_loop_argument
+from civicloop.ingest.loop import run as run_on_loop
 from civicloop.ingest.simulator import (
     DeviceBehaviour,
     DeviceSpec,
@@ -23,6 +25,7 @@ from civicloop.ingest.simulator import (
     simulate,
 )
 
+T = TypeVar("T")
 HELP = """\
 Runs N virtual data loggers (a mix of HJ 212-2017 and HJ/T 212-2005, wastewater outlets and
 air micro stations) against an HJ 212 listener. Each uploads real-time data (CN 2011, Flag
@@ -70,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--report", help="write the JSON report with every latency here")
     parser.add_argument("--no-progress", action="store_true")
+    add_event_loop_argument(parser)
 
 
 def parse_faults(text: str) -> tuple[Fault, ...]:
@@ -107,6 +111,14 @@ def _behaviour(options: dict[str, Any]) -> DeviceBehaviour:
     )
 
 
+def _run_loop(coroutine: Coroutine[Any, Any, T], choice: str) -> T:
+    try:
+        return run_on_loop(coroutine, choice)
+    except (ValueError, ImportError) as error:
+        coroutine.close()
+        raise CommandError(str(error)) from error
+
+
 def run(options: dict[str, Any], stdout: Output) -> SimulationReport:
     if options["duration"] is None and options["count"] is None:
         raise CommandError("give --duration SECONDS or --count UPLOADS")
@@ -116,7 +128,7 @@ def run(options: dict[str, Any], stdout: Output) -> SimulationReport:
     with tqdm(
         total=total, unit="ack", disable=options["no_progress"], desc="devices", leave=False
     ) as bar:
-        report = asyncio.run(
+        report = _run_loop(
             simulate(
                 specs,
                 host=options["host"],
@@ -126,7 +138,8 @@ def run(options: dict[str, Any], stdout: Output) -> SimulationReport:
                 duration=options["duration"],
                 seed=options["seed"],
                 on_ack=functools.partial(bar.update, 1),
-            )
+            ),
+            options.get("event_loop", "asyncio"),
         )
     _write_report(report, options, stdout)
     return report

@@ -54,6 +54,12 @@ class RecordSink(abc.ABC):
     async def submit(self, record: IngestRecord) -> Commit:
         """Take a record, waiting for room; the future resolves when it is durable."""
 
+    def submit_nowait(self, record: IngestRecord) -> Commit | None:
+        """Take a record if there is room now (no waiting); None: call `submit` instead.
+
+        The listener's fast path. Raises `SinkClosed` like `submit`."""
+        return None
+
     @abc.abstractmethod
     async def start(self) -> None: ...
 
@@ -125,6 +131,15 @@ class BatchingWriter(RecordSink):
             raise SinkClosed("the writer is stopping")
         commit: Commit = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(record, commit))
+        return commit
+
+    def submit_nowait(self, record: IngestRecord) -> Commit | None:
+        if self._closing:
+            raise SinkClosed("the writer is stopping")
+        if self._queue.full():
+            return None
+        commit: Commit = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(record, commit))
         return commit
 
     async def start(self) -> None:

@@ -6,6 +6,7 @@ Unknown codes and suffixes are kept as strings; `Suffix` only names the standard
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -126,6 +127,10 @@ def _split_groups(text: str) -> list[list[str]]:
     return [group.split(",") for group in text.split(";")]
 
 
+# CpItem(code, name, value, group) without the NamedTuple's Python-level __new__ (per item).
+_item = functools.partial(tuple.__new__, CpItem)
+
+
 def _parse_group(tokens: list[str], group: int, items: list[CpItem]) -> set[FrameWarning]:
     warnings = set()
     for token in tokens:
@@ -137,7 +142,7 @@ def _parse_group(tokens: list[str], group: int, items: list[CpItem]) -> set[Fram
             continue
         dash = key.find("-")
         if dash > 0:
-            items.append(CpItem(key[:dash], key[dash + 1 :], value, group))
+            items.append(_item((key[:dash], key[dash + 1 :], value, group)))
         elif key in _SUFFIXES and items and items[-1].code is not None:
             # `a34001-Rtd=92;Flag=N`: a bare suffix after a coded item belongs to that code.
             items.append(CpItem(items[-1].code, key, value, group))

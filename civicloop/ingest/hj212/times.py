@@ -7,6 +7,7 @@ the edge and back to local time only when writing a frame.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .errors import Hj212Error
@@ -14,6 +15,7 @@ from .errors import Hj212Error
 DEVICE_TZ = ZoneInfo("Asia/Shanghai")
 
 
+@lru_cache(maxsize=4096)  # many devices send the same DataTime (datetimes are immutable)
 def parse_hj_time(text: str) -> datetime | None:
     """Aware UTC datetime for 14 digits (or 17 with milliseconds), None if it is not a time."""
     if len(text) not in (14, 17) or not text.isascii() or not text.isdigit():

@@ -30,6 +30,7 @@ from civicloop.ingest.backfill import BackfillSettings
 from civicloop.ingest.demo import register_points
 from civicloop.ingest.hj212 import DecodedFrame, StreamDecoder
 from civicloop.ingest.listener import ListenerSettings
+from civicloop.ingest.loop import loop_factory
 from civicloop.ingest.service import IngestConfig, IngestService
 from civicloop.ingest.simulator import DeviceSpec, make_specs
 from civicloop.ingest.sink import StoreBatch, WriterSettings
@@ -68,8 +69,11 @@ def ingest_config(**changes: Any) -> IngestConfig:
 class LiveIngest:
     """An `IngestService` running in a thread of its own."""
 
-    def __init__(self, config: IngestConfig, store: StoreBatch = store_batch) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(
+        self, config: IngestConfig, store: StoreBatch = store_batch, event_loop: str = "asyncio"
+    ) -> None:
+        factory, _name = loop_factory(event_loop)
+        self.loop = (factory or asyncio.new_event_loop)()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-ingest")
         self.service = IngestService(config, store=store)
         self.stopped = False
@@ -124,8 +128,12 @@ class LiveIngest:
 def live(transactional_db: None) -> Iterator[Callable[..., LiveIngest]]:
     started: list[LiveIngest] = []
 
-    def start(config: IngestConfig | None = None, store: StoreBatch = store_batch) -> LiveIngest:
-        service = LiveIngest(config or ingest_config(), store)
+    def start(
+        config: IngestConfig | None = None,
+        store: StoreBatch = store_batch,
+        event_loop: str = "asyncio",
+    ) -> LiveIngest:
+        service = LiveIngest(config or ingest_config(), store, event_loop)
         started.append(service.__enter__())
         return service
 

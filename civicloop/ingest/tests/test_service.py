@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import threading
 import time
 import urllib.error
@@ -45,8 +46,14 @@ def readings_of(spec: DeviceSpec) -> int:
     return Reading.objects.filter(point__mn=spec.mn).count()
 
 
-def test_frames_are_stored_then_acknowledged(live, device_socket, specs):
-    service = live()
+# The service's own event loop in production is uvloop when installed (`--event-loop auto`).
+EVENT_LOOPS = ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
+    importlib.util.find_spec("uvloop") is None, reason="uvloop not installed"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("event_loop", EVENT_LOOPS)
+def test_frames_are_stored_then_acknowledged(live, device_socket, specs, event_loop):
+    service = live(event_loop=event_loop)
     sock = device_socket(service.port)
     frames = [data_frame(spec, "2011", T0, qn(index)) for index, spec in enumerate(specs)]
     sock.send(b"".join(frames))
@@ -72,8 +79,11 @@ def test_frames_are_stored_then_acknowledged(live, device_socket, specs):
     assert RawFrame.objects.filter(verdict=FrameVerdict.ACCEPTED).count() == 4
 
 
-def test_unknown_mn_wrong_password_and_bad_crc_are_quarantined(live, device_socket, specs):
-    service = live()
+@pytest.mark.parametrize("event_loop", EVENT_LOOPS)
+def test_unknown_mn_wrong_password_and_bad_crc_are_quarantined(
+    live, device_socket, specs, event_loop
+):
+    service = live(event_loop=event_loop)
     sock = device_socket(service.port)
     spec = specs[0]
     unknown = dataclasses.replace(spec, mn="YWUNKNOWN000000000000001")
@@ -266,7 +276,10 @@ def test_a_record_the_database_refuses_is_quarantined_and_not_answered(live, dev
     assert readings_of(specs[0]) == len(specs[0].factors)
 
 
-def test_backpressure_bounds_what_is_read_and_keeps_devices_apart(live, device_socket, specs):
+@pytest.mark.parametrize("event_loop", EVENT_LOOPS)
+def test_backpressure_bounds_what_is_read_and_keeps_devices_apart(
+    live, device_socket, specs, event_loop
+):
     """A blocked writer: the flooding device stops being read at its in-flight cap, others
     still get in until the queue bound, and nothing is read beyond that bound."""
     release = threading.Event()
@@ -279,7 +292,7 @@ def test_backpressure_bounds_what_is_read_and_keeps_devices_apart(live, device_s
         listener=ListenerSettings(host="127.0.0.1", port=0, max_inflight=3),
         writer=WriterSettings(queue_size=4, batch_rows=1, batch_delay=0),
     )
-    service = live(config, store=blocked_store)
+    service = live(config, store=blocked_store, event_loop=event_loop)
     flood = device_socket(service.port)
     flood.send(
         b"".join(data_frame(specs[0], "2011", T0 + timedelta(seconds=i), qn(i)) for i in range(40))

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from civicloop.ingest.demo import DEMO_DEVICES, register_demo_points
-from civicloop.ingest.hj212 import decode
+from civicloop.ingest.hj212 import (
+    CrcVariant,
+    Deframer,
+    answer_for,
+    build_request_answer,
+    decode,
+)
 from civicloop.ingest.simulator import (
     DeviceKind,
     Fault,
+    _data_answer_qn,
+    _number,
     data_frame,
+    data_frame_generic,
     make_specs,
     parse_rate,
     with_bad_crc,
@@ -86,6 +97,38 @@ def test_device_frames_decode_and_bad_crc_copies_do_not(spec):
     assert decoded.message is not None and decoded.message.is_ack_requested
     assert decoded.edition == spec.edition
     assert broken.error == "crc_mismatch"
+
+
+@pytest.mark.parametrize("cn", ["2011", "2051", "2061", "2031"])
+@pytest.mark.parametrize("ack", [True, False])
+def test_the_frame_template_sends_what_the_general_builder_sends(cn, ack):
+    specs = make_specs(4) + [
+        dataclasses.replace(spec, mn=f"YWMODBUS{index}", crc=variant)
+        for index, spec in enumerate(make_specs(4))
+        for variant in (CrcVariant.MODBUS, CrcVariant.MODBUS_SWAPPED)
+    ]
+    for spec in specs:
+        for step in range(30):  # values across the sine wave and the hash
+            at = T0 + timedelta(seconds=977 * step)
+            qn = f"20240501080000{step:03d}"
+            frame = data_frame(spec, cn, at, qn, ack=ack)
+            assert frame == data_frame_generic(spec, cn, at, qn, ack=ack)
+    assert _number(1e-05) == "0.00001"  # never an exponent
+    assert _number(12.5) == "12.5"
+
+
+@pytest.mark.parametrize("spec", make_specs(4))
+def test_the_answer_qn_is_read_without_a_full_parse(spec):
+    upload = decode(data_frame(spec, "2011", T0, "20240501080000042"))[0]
+    [answer] = Deframer().feed(answer_for(upload) or b"")
+    assert _data_answer_qn(answer) == "20240501080000042"
+    # Anything but a well-formed 9014 goes to the full decoder.
+    [request] = Deframer().feed(
+        build_request_answer(qn="20240501080000043", pw="1", mn=spec.mn, edition=spec.edition)
+    )
+    assert _data_answer_qn(request) is None
+    [broken] = Deframer().feed(with_bad_crc(answer_for(upload) or b""))
+    assert _data_answer_qn(broken) is None
 
 
 def test_demo_points_are_registered_once(transactional_db):

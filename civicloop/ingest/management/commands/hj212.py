@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from civicloop.ingest import hj212, simulate_command
+from civicloop.ingest.loop import long_lived_process
 
 DECODE_HELP = """\
 Reads raw bytes (a capture of one or more frames; garbage between frames is skipped) and
@@ -114,7 +115,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "simulate":
-            simulate_command.run(options, self.stdout)
+            with long_lived_process():
+                simulate_command.run(options, self.stdout)
             return
         data = _read(options["file"])
         if options["action"] == "decode":

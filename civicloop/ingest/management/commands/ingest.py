@@ -9,11 +9,12 @@ import signal
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from civicloop.ingest.backfill import BackfillSettings
 from civicloop.ingest.hj212 import MAX_LENGTH
 from civicloop.ingest.listener import ListenerSettings
+from civicloop.ingest.loop import add_event_loop_argument, long_lived_process, loop_factory
 from civicloop.ingest.mqtt import MqttSettings
 from civicloop.ingest.service import IngestConfig, IngestService
 from civicloop.ingest.sink import WriterSettings
@@ -60,6 +61,7 @@ class Command(BaseCommand):
         backfill.add_argument("--no-backfill", action="store_true")
         backfill.add_argument("--backfill-gap", type=float, default=10.0, help="minutes (10)")
         backfill.add_argument("--backfill-max", type=float, default=72.0, help="hours (72)")
+        add_event_loop_argument(parser)
         metrics = parser.add_argument_group("metrics")
         metrics.add_argument("--metrics-host", default="127.0.0.1")
         metrics.add_argument(
@@ -69,8 +71,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         limit = raise_file_limit()
         config = self._config(options)
-        self.stdout.write(f"open files limit: {limit}")
-        asyncio.run(self._serve(config))
+        try:
+            factory, name = loop_factory(options["event_loop"])
+        except (ValueError, ImportError) as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"open files limit: {limit}, event loop: {name}")
+        with long_lived_process(), asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(self._serve(config))
 
     def _config(self, options: dict[str, Any]) -> IngestConfig:
         mqtt = None
