@@ -7,7 +7,7 @@ VENDOR := civicloop/web/static/vendor/VERSIONS.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system messages static demo test lint typecheck pytest lock bench clean
+.PHONY: install system bench-system messages static demo test lint typecheck pytest lock bench clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): requirements.lock pyproject.toml
 # tests (never a downloaded browser) and a Chinese font for the PDF outlet labels.
 system:
 	./scripts/debian-packages.sh
+
+# The same, plus what the benchmarks need (wrk for `python -m bench cases --http`).
+bench-system:
+	./scripts/debian-packages.sh --bench
 
 # English translations (Chinese is the source language).
 messages: install system
@@ -59,7 +63,7 @@ lock:
 	test -x .uv/bin/uv || ($(PYTHON) -m venv .uv && .uv/bin/pip install --quiet uv==0.13.9)
 	.uv/bin/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 -o requirements.lock
 
-bench: install
+bench: install bench-system
 	$(BIN)/python -m bench
 
 clean:

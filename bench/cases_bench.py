@@ -1049,10 +1049,24 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--regenerate", action="store_true", help="drop generated cases first")
     parser.add_argument(
         "--only",
-        choices=["kpis"],
+        choices=["kpis", "http"],
         help="measure only this step, on the cases already generated",
     )
     parser.add_argument("--repeat", type=int, default=5, help="KPI reports per median")
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="then bare view against case creation on a gunicorn server driven by wrk",
+    )
+    parser.add_argument(
+        "--http-workers",
+        type=lambda s: [int(n) for n in s.split(",")],
+        default=[2, 4],
+        help="gunicorn sync worker counts, one server each (comma-separated)",
+    )
+    parser.add_argument("--http-connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--http-seconds", type=int, default=20, help="seconds per wrk run")
+    parser.add_argument("--http-rounds", type=int, default=2, help="bare/create rounds")
     return parser.parse_args(argv)
 
 
@@ -1077,6 +1091,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.only == "kpis":
         report_kpis(measure_kpis(world, args.repeat))
         return
+    if args.only == "http":
+        _measure_http(args)
+        return
     from civicloop.cases import events
 
     events.drain()  # anything a previous run left undelivered
@@ -1089,6 +1106,18 @@ def main(argv: list[str] | None = None) -> None:
         **measure_kpis(world, args.repeat),
     }
     report(results)
+    if args.http:
+        _measure_http(args)
+
+
+def _measure_http(args: argparse.Namespace) -> None:
+    from bench.http_bench import measure_http
+
+    # The events of the cases created over HTTP are left to the outbox: the next run drains
+    # them before it measures.
+    measure_http(
+        args.url, args.http_workers, args.http_connections, args.http_seconds, args.http_rounds
+    )
 
 
 def report(r: dict[str, float]) -> None:

@@ -3,6 +3,8 @@
 #   gettext         msgfmt, to compile the English catalogue
 #   chromium        the browser the Playwright tests drive (/usr/bin/chromium)
 #   fonts-noto-cjk  Chinese text in the PDF outlet label sheets
+# With --bench (`make bench`), also:
+#   wrk             the HTTP load generator of `python -m bench cases --http`
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -12,6 +14,9 @@ test -x /usr/bin/chromium || missing+=(chromium)
 test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc \
   || test -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc \
   || missing+=(fonts-noto-cjk)
+if [ "${1:-}" = "--bench" ]; then
+  command -v wrk >/dev/null || missing+=(wrk)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
