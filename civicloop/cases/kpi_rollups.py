@@ -127,28 +127,32 @@ class RollResult:
 
 
 def roll(*, now: datetime | None = None, batch: int = 1000) -> RollResult:
-    """Roll every case that is due (in transactions of `batch` cases)."""
+    """Roll every case that is due (in transactions of `batch` cases, in id order)."""
     now = now or clock.now()
     cases = rows = 0
+    after = 0
     while True:
-        done = _roll_batch(now, batch)
+        done, after = _roll_batch(now, batch, after)
         cases, rows = cases + done.cases, rows + done.rows
         if done.cases == 0:
             return RollResult(cases, rows)
 
 
 @transaction.atomic
-def _roll_batch(now: datetime, batch: int) -> RollResult:
+def _roll_batch(now: datetime, batch: int, after: int = 0) -> tuple[RollResult, int]:
+    """Roll the next `batch` candidates with an id above `after`; the last id rolled. Rows
+    another worker holds are skipped (it rolls them)."""
     ids = list(
         candidates(now)
+        .filter(pk__gt=after)
         .select_for_update(skip_locked=True, of=("self",))
-        .order_by()
+        .order_by("pk")
         .values_list("pk", flat=True)[:batch]
     )
     if not ids:
-        return RollResult()
+        return RollResult(), after
     Case.objects.filter(pk__in=ids).update(kpi_settled_at=settle_expression())
-    return RollResult(len(ids), _add(_contributions(ids), sign=1))
+    return RollResult(len(ids), _add(_contributions(ids), sign=1)), ids[-1]
 
 
 def unroll(case_id: int) -> bool:
