@@ -2,12 +2,13 @@
 
 A case is *rolled* by the worker (`civicloop kpi_rollup --loop`) once it has been quiet in a final
 state (closed, rejected, merged) for longer than any window in which it may still change by
-itself (reopening and rating by the reporter, reinstating), with every stage clock stopped and
-every instant in the past. Rolling adds the counters of its rows (the case, its stage clocks,
-its dispatch records) to `KpiRollup` rows keyed by family, local day of the anchor, local day
-the case settled and coarse dimension, and sets `Case.kpi_settled_at` to the last instant any
-indicator compares with an evaluation instant. A report (cases.kpis) then reads the sums of the
-settled days before its evaluation instant and computes the other cases from their rows.
+itself (reopening and rating by the reporter, reinstating: `KPI_ROLLUP_QUIET_DAYS`), with every
+stage clock stopped and every instant in the past. Rolling adds the counters of its rows (the
+case, its stage clocks, its dispatch records) to `KpiRollup` rows keyed by family, local day of
+the anchor, local day the row settled (kpis.SETTLE_FIELDS) and town, and sets
+`kpi_settled_at` on the case, its clocks and its dispatch records to the latest of those
+instants. A report (cases.kpis) then reads the sums of the rows that settled before its
+evaluation instant and computes the other rows directly.
 
 A case can still change after that (the centre reopens a closed case or records a 12345 回访 at
 any time): every transition goes through `services._apply`, whose compare-and-swap does not
@@ -152,6 +153,9 @@ def _roll_batch(now: datetime, batch: int, after: int = 0) -> tuple[RollResult, 
     if not ids:
         return RollResult(), after
     Case.objects.filter(pk__in=ids).update(kpi_settled_at=settle_expression())
+    case_mark = Subquery(Case.objects.filter(pk=OuterRef("case_id")).values("kpi_settled_at")[:1])
+    for model in (CaseClock, Dispatch):
+        model.objects.filter(case_id__in=ids).update(kpi_settled_at=case_mark)
     return RollResult(len(ids), _add(_contributions(ids), sign=1)), ids[-1]
 
 
@@ -162,6 +166,8 @@ def unroll(case_id: int) -> bool:
         return False
     _add(_contributions([case_id]), sign=-1)
     Case.objects.filter(pk=case_id).update(kpi_settled_at=None)
+    for model in (CaseClock, Dispatch):
+        model.objects.filter(case_id=case_id).update(kpi_settled_at=None)
     return True
 
 
@@ -170,7 +176,8 @@ def rebuild(*, batch: int = 1000) -> RollResult:
     changed, for instance); the worker then rolls them again."""
     with transaction.atomic():
         KpiRollup.objects.all().delete()
-        Case.objects.filter(kpi_settled_at__isnull=False).update(kpi_settled_at=None)
+        for model in (Case, CaseClock, Dispatch):
+            model.objects.filter(kpi_settled_at__isnull=False).update(kpi_settled_at=None)
     return roll(batch=batch)
 
 

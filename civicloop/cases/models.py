@@ -647,6 +647,9 @@ class CaseClock(models.Model):
         verbose_name=_("完成人"),
     )
     on_time = models.BooleanField(_("按时"), null=True, blank=True)
+    # Its case's `kpi_settled_at` (cases.kpi_rollups), kept on the row so that a report finds the
+    # clocks of the cases it computes directly without going through the cases.
+    kpi_settled_at = models.DateTimeField(_("指标汇总截至"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("阶段计时")
@@ -670,6 +673,7 @@ class CaseClock(models.Model):
                 include=["on_time", "stopped_at", "stopped_by"],
                 name="case_clock_stage_due",
             ),
+            models.Index(fields=["kpi_settled_at"], name="case_clock_kpi_settled"),
         ]
 
     def __str__(self) -> str:
@@ -800,6 +804,8 @@ class Dispatch(models.Model):
         _("结果"), max_length=12, choices=DispatchOutcome.choices, default=DispatchOutcome.PENDING
     )
     outcome_at = models.DateTimeField(_("结果时间"), null=True, blank=True)
+    # Its case's `kpi_settled_at`, as on CaseClock.
+    kpi_settled_at = models.DateTimeField(_("指标汇总截至"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("派遣记录")
@@ -808,6 +814,7 @@ class Dispatch(models.Model):
         indexes = [
             models.Index(fields=["at"], include=["outcome", "by"], name="dispatch_kpi_at"),
             models.Index(fields=["case", "outcome"]),
+            models.Index(fields=["kpi_settled_at"], name="dispatch_kpi_settled"),
         ]
 
     def __str__(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
 
 from civicloop.accounts.models import Organisation
 from civicloop.cases import kpi_rollups, kpis, services
@@ -247,9 +247,19 @@ def _reports(world: World) -> Iterator[dict[str, Any]]:
             }
 
 
+def assert_marks_follow_their_case() -> None:
+    """Clocks and dispatch records carry their case's `kpi_settled_at`, always."""
+    for model in (CaseClock, Dispatch):
+        differ = model.objects.exclude(kpi_settled_at=F("case__kpi_settled_at")).exclude(
+            kpi_settled_at__isnull=True, case__kpi_settled_at__isnull=True
+        )
+        assert not differ.exists(), model
+
+
 def assert_same_numbers(world: World) -> int:
     """Every report of the matrix, from the rollups and directly; returns how many read the
     rollups (so that a test knows they were used)."""
+    assert_marks_follow_their_case()
     used = 0
 
     def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -348,8 +358,11 @@ def test_rolling_is_idempotent_and_a_rebuild_gives_the_same_rollups(
     for pk in Case.objects.filter(kpi_settled_at__isnull=False).values_list("pk", flat=True):
         unroll(pk)
     assert _rollup_table() == {}
+    assert not CaseClock.objects.filter(kpi_settled_at__isnull=False).exists()
+    assert not Dispatch.objects.filter(kpi_settled_at__isnull=False).exists()
     assert roll(now=now, batch=7).cases == done.cases
     assert _rollup_table() == table
+    assert_marks_follow_their_case()
 
 
 def test_only_settled_cases_are_rolled(world: World, city: RandomCity) -> None:
@@ -418,6 +431,8 @@ def _settled_case(people: People, world: World) -> Case:
     roll(now=local(2026, 12, 20))
     case.refresh_from_db()
     assert case.kpi_settled_at is not None
+    assert case.clocks.exists() and case.dispatches.exists()
+    assert_marks_follow_their_case()
     return case
 
 
@@ -445,6 +460,7 @@ def test_a_settled_case_reopened_by_the_centre_leaves_the_rollups(
         services.case_reopen(case=case, by=people.clerk, note="群众再次反映")
     case.refresh_from_db()
     assert case.state == State.REOPENED and case.kpi_settled_at is None
+    assert_marks_follow_their_case()
     after = _november_report(now)
     assert after == _november_report(now, rollups=False)
     assert after[0][2]["closure_rate"] == (0, 1)
@@ -467,6 +483,7 @@ def test_a_rating_recorded_on_a_case_rolled_since_it_was_read_is_counted(
         services.case_rate(case=stale, by=people.clerk, satisfaction=Satisfaction.SATISFIED)
     case.refresh_from_db()
     assert case.kpi_settled_at is None and case.rated_at == at
+    assert_marks_follow_their_case()
     assert _rollup_table() == {}
     spec: dict[str, Any] = {
         "scope": Scope(everything=True),
