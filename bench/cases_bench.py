@@ -8,7 +8,8 @@
    case creation and one transition (立案) through the API against a bare JSON view (the
    ratio of their throughputs), the outbox worker delivering their events, the dispatcher's
    queue (p50/p95), the SLA sweep over all open cases (then the worker delivering its
-   events), and the KPI report for the city-year. The configuration is production's:
+   events), the KPI rollup worker, and the KPI report for the city-year (from the rollups,
+   and computed directly, alternately). The configuration is production's:
    CASE_EVENT_DELIVERY=worker, so requests and the sweep only write events.
 
 The database is `civicloop_bench` on the local server unless --url says otherwise; the bench
@@ -857,6 +858,7 @@ def reset() -> None:
         cursor.execute(
             "TRUNCATE cases_case, cases_caseevent, cases_caseclock, cases_dispatch, cases_photo, "
             "cases_caseassist, cases_casefollower, cases_supervision, cases_casenumbersequence, "
+            "cases_kpirollup, "
             "notifications_notification, notifications_delivery RESTART IDENTITY CASCADE"
         )
 
@@ -1003,11 +1005,31 @@ def vacuum_kpi_tables() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        for table in ("cases_case", "cases_caseclock", "cases_dispatch"):
+        for table in ("cases_case", "cases_caseclock", "cases_dispatch", "cases_kpirollup"):
             cursor.execute(f"VACUUM (ANALYZE) {table}")
 
 
+def measure_rollup() -> dict[str, float]:
+    """The KPI rollup worker (`civicloop kpi_rollup`), one pass as production runs it: after
+    generation it rolls every settled case, later only the cases settled since."""
+    from civicloop.cases import kpi_rollups
+    from civicloop.cases.models import Case
+
+    started = time.perf_counter()
+    result = kpi_rollups.roll()
+    elapsed = time.perf_counter() - started
+    return {
+        "rollup_s": elapsed,
+        "rollup_cases": result.cases,
+        "rollup_rows": result.rows,
+        "rolled_cases": Case.objects.filter(kpi_settled_at__isnull=False).count(),
+        "all_cases": Case.objects.count(),
+    }
+
+
 def measure_kpis(world: World, repeat: int = 5) -> dict[str, float]:
+    """The city-year report, whole and by town, from the rollups and computed directly,
+    alternately (the same load for both), and whether the numbers are the same."""
     from civicloop.cases import kpis
 
     vacuum_kpi_tables()
@@ -1016,19 +1038,41 @@ def measure_kpis(world: World, repeat: int = 5) -> dict[str, float]:
     everything = kpis.Scope(everything=True)
     indicators = kpis.indicators_for()
 
-    def city_year(group_by: kpis.Dimension) -> kpis.Report:
+    def city_year(group_by: kpis.Dimension, rollups: bool) -> kpis.Report:
         return kpis.compute(
-            scope=everything, period=period, indicators=indicators, group_by=group_by
+            scope=everything,
+            period=period,
+            indicators=indicators,
+            group_by=group_by,
+            rollups=rollups,
         )
 
-    city_year(kpis.Dimension.NONE)
-    total = _timed(lambda: city_year(kpis.Dimension.NONE), repeat)
-    by_town = _timed(lambda: city_year(kpis.Dimension.TOWN), repeat)
-    report = city_year(kpis.Dimension.NONE)
+    def numbers(report: kpis.Report) -> list[Any]:
+        return [(r.key, r.label, r.values) for r in report.rows]
+
+    city_year(kpis.Dimension.NONE, True)
+    times: dict[tuple[kpis.Dimension, bool], list[float]] = {}
+    identical = True
+    for _ in range(repeat):
+        for group_by in (kpis.Dimension.NONE, kpis.Dimension.TOWN):
+            reports = {}
+            for rollups in (True, False):
+                started = time.perf_counter()
+                reports[rollups] = city_year(group_by, rollups)
+                times.setdefault((group_by, rollups), []).append(time.perf_counter() - started)
+            identical &= numbers(reports[True]) == numbers(reports[False])
+    report = city_year(kpis.Dimension.NONE, True)
     due = report.rows[0].values["closure_rate"].denominator
+
+    def ms(group_by: kpis.Dimension, rollups: bool) -> float:
+        return statistics.median(times[group_by, rollups]) * 1000
+
     return {
-        "kpi_city_year_ms": statistics.median(total) * 1000,
-        "kpi_city_year_by_town_ms": statistics.median(by_town) * 1000,
+        "kpi_city_year_ms": ms(kpis.Dimension.NONE, True),
+        "kpi_city_year_by_town_ms": ms(kpis.Dimension.TOWN, True),
+        "kpi_direct_city_year_ms": ms(kpis.Dimension.NONE, False),
+        "kpi_direct_city_year_by_town_ms": ms(kpis.Dimension.TOWN, False),
+        "kpi_identical": identical,
         "kpi_due_cases": due,
         "kpi_closure_rate": report.rows[0].values["closure_rate"].rate or 0.0,
     }
@@ -1089,7 +1133,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(f"reusing {have:,} generated cases (--regenerate to start again)")
     if args.only == "kpis":
-        report_kpis(measure_kpis(world, args.repeat))
+        report_kpis({**measure_rollup(), **measure_kpis(world, args.repeat)})
         return
     if args.only == "http":
         _measure_http(args)
@@ -1103,6 +1147,7 @@ def main(argv: list[str] | None = None) -> None:
         **measure_queue(args.queue_samples),
         **measure_sweep(world),
         **measure_notify("sweep"),
+        **measure_rollup(),
         **measure_kpis(world, args.repeat),
     }
     report(results)
@@ -1149,9 +1194,19 @@ def report(r: dict[str, float]) -> None:
 
 def report_kpis(r: dict[str, float]) -> None:
     print(
+        f"KPI rollup worker              {r['rollup_s']:.2f} s: {int(r['rollup_cases']):,} cases "
+        f"rolled ({int(r['rollup_rows']):,} rollup rows written); "
+        f"{int(r['rolled_cases']):,} of {int(r['all_cases']):,} cases in the rollups"
+    )
+    print(
         f"KPIs, city-year                {r['kpi_city_year_ms']:.0f} ms (target < 500 ms), "
         f"by town {r['kpi_city_year_by_town_ms']:.0f} ms; {int(r['kpi_due_cases']):,} cases due, "
         f"结案率 {r['kpi_closure_rate']:.1%}"
+    )
+    print(
+        f"KPIs, city-year, direct        {r['kpi_direct_city_year_ms']:.0f} ms, "
+        f"by town {r['kpi_direct_city_year_by_town_ms']:.0f} ms (alternating with the above; "
+        f"identical={bool(r['kpi_identical'])})"
     )
 
 

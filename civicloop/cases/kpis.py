@@ -19,14 +19,18 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Count, F, Model, Q, QuerySet
+from django.db.models import Count, F, IntegerField, Model, Q, QuerySet, Sum
+from django.db.models import Value as V
+from django.db.models.functions import NullIf
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from civicloop.accounts.models import CENTRE_ROLES, UNIT_ROLES, Organisation, User
 from civicloop.accounts.selectors import memberships_of
 from civicloop.cases.models import (
+    ROLLUP_COUNTERS,
     Case,
     CaseClock,
     CaseQuerySet,
@@ -34,6 +38,7 @@ from civicloop.cases.models import (
     ClosureReason,
     Dispatch,
     DispatchOutcome,
+    KpiRollup,
     Satisfaction,
     SlaLevel,
     Source,
@@ -44,7 +49,7 @@ from civicloop.cases.selectors import area_q
 from civicloop.lib import clock
 from civicloop.lib.clock import SHANGHAI
 from civicloop.lib.errors import Forbidden, Invalid
-from civicloop.regions.models import Region
+from civicloop.regions.models import Level, Region
 
 # ---------------------------------------------------------------- periods
 
@@ -334,6 +339,73 @@ ROLE_INDICATORS: dict[str, list[str]] = {
 }
 
 
+# ---------------------------------------------------------------- rollups
+
+# The evaluation instant a rolled row's counters are evaluated with (cases.kpi_rollups). A rollup
+# row is only used by a report whose evaluation instant T comes after the day its cases settled,
+# and every instant of a settled case that a condition compares with T (`closed_at < T` …) came
+# by then: such a comparison is true for T exactly when the instant is set, as it is for ROLLED.
+ROLLED = datetime(3000, 1, 1, tzinfo=SHANGHAI)
+
+
+@dataclass(frozen=True)
+class RollupLayout:
+    """The counters a family's rollup rows keep: column `n{i}` counts the rows meeting
+    `conditions[i]` (n0: every row); `parts[indicator] = (numerator column, denominator column)`."""
+
+    conditions: tuple[Q, ...]
+    parts: dict[str, tuple[int, int]]
+
+
+def _layout(family: str) -> RollupLayout:
+    conditions: list[Q] = [Q()]
+    parts: dict[str, tuple[int, int]] = {}
+
+    def column(condition: Q) -> int:
+        condition = _conjunction(condition)
+        if condition not in conditions:
+            conditions.append(condition)
+        return conditions.index(condition)
+
+    for indicator in INDICATORS.values():
+        if indicator.family == family:
+            den = indicator.denominator(ROLLED)
+            parts[indicator.code] = (column(den & indicator.numerator(ROLLED)), column(den))
+    if len(conditions) > ROLLUP_COUNTERS:
+        raise ValueError(f"{family}: {len(conditions)} rollup counters, {ROLLUP_COUNTERS} columns")
+    return RollupLayout(tuple(conditions), parts)
+
+
+def compared_fields(family: Family) -> tuple[str, ...]:
+    """The instants of its base row that a family's conditions compare with the evaluation
+    instant (`closed_at < T` …), found by evaluating them with a marker instant."""
+    marker = datetime(2999, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Q):
+            for child in node.children:
+                walk(child)
+        elif node[1] == marker:
+            name = node[0].rsplit("__", 1)[0]
+            if "__" in name:
+                raise ValueError(f"{family.code}: {node[0]} compares a related row's instant")
+            found.add(name)
+
+    walk(family.scope(marker))
+    for indicator in INDICATORS.values():
+        if indicator.family == family.code:
+            walk(indicator.denominator(marker) & indicator.numerator(marker))
+    return tuple(sorted(found))
+
+
+# The instants a rolled row of each family must have reached before a report may read it from the
+# rollups (the day it *settles*): its anchor and every instant compared with T.
+SETTLE_FIELDS = {
+    code: tuple(sorted({f.anchor, *compared_fields(f)})) for code, f in FAMILIES.items()
+}
+
+
 # ---------------------------------------------------------------- dimensions
 
 
@@ -509,9 +581,14 @@ def compute(
     group_by: Dimension = Dimension.NONE,
     filters: KpiFilters | None = None,
     now: datetime | None = None,
+    rollups: bool = True,
 ) -> Report:
+    """The report. With `rollups` (and a report the rollups can answer: see `rollup_plan`) the
+    settled cases come from their per-day sums and the rest from their rows; without, every
+    number is computed from the rows. The numbers are the same."""
     filters = filters or KpiFilters()
     until = _until(period, now or clock.now())
+    plan = rollup_plan(group_by, scope, filters) if rollups else None
     jobs: list[Callable[[], list[tuple[Any, dict[str, Value]]]]] = []
     for family_code in dict.fromkeys(i.family for i in indicators):
         family = FAMILIES[family_code]
@@ -519,7 +596,7 @@ def compute(
         path = None if group_by == Dimension.NONE else dimension_path(group_by, family)
         if group_by != Dimension.NONE and path is None:
             continue  # the family has no such field (no person is behind 结案率, say)
-        jobs.append(partial(_aggregate, family, members, path, scope, period, filters, until))
+        jobs.append(partial(_aggregate, family, members, path, scope, period, filters, until, plan))
     rows: dict[Any, Row] = {}
     for results in _run(jobs):
         for key, values in results:
@@ -567,34 +644,162 @@ def _aggregate(
     period: Period,
     filters: KpiFilters,
     until: datetime,
+    plan: RollupPlan | None = None,
 ) -> list[tuple[Any, dict[str, Value]]]:
     """One query for the family: a counter per distinct condition (indicators share most of
     theirs — four have the same denominator — so each is evaluated once per row)."""
     counts: dict[str, Any] = {}
     aliases: dict[Q, str] = {}
+    columns: dict[str, int] = {}  # counter alias → rollup column
     parts: dict[str, tuple[str, str]] = {}
+    layout = ROLLUP_LAYOUTS[family.code]
 
-    def counter(condition: Q) -> str:
+    def counter(condition: Q, column: int) -> str:
         condition = _conjunction(condition)
         if condition not in aliases:
             aliases[condition] = alias = f"c{len(aliases)}"
             # Counting the anchor (never null in the period) keeps the query in the index.
             counts[alias] = Count(family.anchor, filter=condition)
+            columns[alias] = column
+        elif columns[aliases[condition]] != column:
+            raise ValueError(f"{family.code}: a counter with two rollup columns")
         return aliases[condition]
 
     for indicator in members:
         den = indicator.denominator(until)
-        parts[indicator.code] = (counter(den & indicator.numerator(until)), counter(den))
+        n, d = layout.parts[indicator.code]
+        parts[indicator.code] = (
+            counter(den & indicator.numerator(until), n),
+            counter(den, d),
+        )
     qs = family_rows(family, scope, period, filters, until)
     with _aggregate_settings():
-        results = list(qs.values(path).annotate(**counts)) if path else [qs.aggregate(**counts)]
+        if plan is not None:
+            results = _with_rollups(family, qs, path, counts, columns, plan, period, until)
+        elif path:
+            results = [(r[path], r) for r in qs.values(path).annotate(**counts)]
+        else:
+            results = [(None, qs.aggregate(**counts))]
     return [
-        (
-            result.get(path) if path else None,
-            {code: Value(result[n], result[d]) for code, (n, d) in parts.items()},
-        )
-        for result in results
+        (key, {code: Value(result[n], result[d]) for code, (n, d) in parts.items()})
+        for key, result in results
     ]
+
+
+@dataclass(frozen=True)
+class RollupPlan:
+    """How a report reads the rollups: grouped by town or not, and the rollup rows in scope."""
+
+    by_town: bool
+    where: Q
+
+
+def rollup_plan(group_by: Dimension, scope: Scope, filters: KpiFilters) -> RollupPlan | None:
+    """The plan when the rollups can answer the report: the whole or by town; scope and region
+    filter at city or town level; no organisation, category or source (scope or filter). None
+    otherwise: the report is computed from the rows."""
+    if group_by not in (Dimension.NONE, Dimension.TOWN):
+        return None
+    if scope.organisations or filters.org or filters.category or filters.source:
+        return None
+    where = Q()
+    if not scope.everything:
+        where = Q(pk__in=[])
+        for region in scope.regions:
+            area = _rollup_region(region)
+            if area is None:
+                return None
+            where |= area
+    if filters.region:
+        found = Region.objects.filter(code=filters.region).first()
+        q = _rollup_region(found) if found else Q(pk__in=[])
+        if q is None:
+            return None
+        where &= q
+    return RollupPlan(group_by == Dimension.TOWN, where)
+
+
+def _rollup_region(region: Region) -> Q | None:
+    if region.level == Level.CITY:
+        return Q(city=region.pk)
+    if region.level == Level.TOWN:
+        return Q(town=region.pk)
+    return None
+
+
+def _cutoff(until: datetime) -> datetime:
+    """The local midnight on or before the evaluation instant: the rollup rows that settled
+    before it are read; the other rows are computed directly."""
+    return _midnight(until.astimezone(SHANGHAI).date())
+
+
+def unrolled(family: Family, cutoff: datetime) -> Q:
+    """The family's rows a report with this cutoff computes directly: their case is not rolled,
+    or they settled on or after the cutoff. Every row carries its case's `kpi_settled_at` (the
+    latest instant of all its families: no row settles after it), so its index finds both."""
+    late = Q()
+    for name in SETTLE_FIELDS[family.code]:
+        late |= Q(**{f"{name}__gte": cutoff})
+    pending = Q(kpi_settled_at__isnull=True)
+    # The first term is implied by the second; spelt out, the index on kpi_settled_at answers it.
+    return (pending | Q(kpi_settled_at__gte=cutoff)) & (pending | late)
+
+
+def _with_rollups(
+    family: Family,
+    qs: QuerySet[Any],
+    path: str | None,
+    counts: dict[str, Any],
+    columns: dict[str, int],
+    plan: RollupPlan,
+    period: Period,
+    until: datetime,
+) -> list[tuple[Any, dict[str, int]]]:
+    """The rows computed directly and the rollup sums, in one statement (`UNION ALL`): one
+    snapshot, so a case the worker rolls meanwhile is counted once, by one side or the other."""
+    cutoff = _cutoff(until)
+    direct = qs.filter(unrolled(family, cutoff))
+    # Grouped by a constant, the direct side is one row even when it has none (as `aggregate`).
+    direct = direct.values(_k=F(path) if path else V(None, output_field=IntegerField()))
+    direct = direct.annotate(**counts).order_by()
+    sums = {alias: Sum(f"n{column}") for alias, column in columns.items()}
+    key = NullIf(F("town"), V(0)) if plan.by_town else V(None, output_field=IntegerField())
+    rolled = (
+        KpiRollup.objects.filter(
+            plan.where,
+            family=family.code,
+            day__gte=period.start.date(),
+            day__lt=period.end.date(),
+            settled__lt=cutoff.date(),
+        )
+        .values(_k=key)
+        .annotate(_rows=Sum("n0"), **sums)
+        # HAVING: a group some case is in (un-rolling leaves rows of zeros behind).
+        .filter(**{"_rows__gt": 0})
+        .values("_k", *counts)
+        .order_by()
+    )
+    selects: list[str] = []
+    params: list[Any] = []
+    for part in (direct, rolled):
+        try:
+            sql, part_params = part.query.sql_with_params()
+        except EmptyResultSet:  # a filter nothing can meet (an unknown region, say)
+            continue
+        selects.append(f"SELECT * FROM ({sql}) p{len(selects)}")
+        params.extend(part_params)
+    aliases = list(counts)
+    merged: dict[Any, dict[str, int]] = {}
+    if path is None:  # as `aggregate`: one row, zeros when there is nothing
+        merged[None] = dict.fromkeys(aliases, 0)
+    if selects:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects), params)
+            for key, *values in cursor.fetchall():
+                row = merged.setdefault(key, dict.fromkeys(aliases, 0))
+                for alias, value in zip(aliases, values, strict=True):
+                    row[alias] += int(value or 0)
+    return list(merged.items())
 
 
 # PostgreSQL settings of a family aggregate, for its transaction only. JIT compiles the
@@ -646,6 +851,9 @@ def _conjunction(condition: Q) -> Q:
 
     add(condition)
     return Q(*terms)
+
+
+ROLLUP_LAYOUTS = {code: _layout(code) for code in FAMILIES}
 
 
 # ---------------------------------------------------------------- drill-down

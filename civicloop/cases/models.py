@@ -403,6 +403,10 @@ class Case(models.Model):
         _("超期等级"), choices=SlaLevel.choices, default=SlaLevel.NORMAL
     )
     updated_at = models.DateTimeField(_("更新时间"))
+    # In the KPI rollups (cases.kpi_rollups): the instant by which every fact its indicators
+    # compare with an evaluation instant had happened. Null while its indicators are computed
+    # from its rows directly; set by the rollup worker, cleared when the case changes again.
+    kpi_settled_at = models.DateTimeField(_("指标汇总截至"), null=True, blank=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -445,6 +449,9 @@ class Case(models.Model):
                 condition=models.Q(rated_at__isnull=False),
                 name="case_kpi_rated",
             ),
+            # The cases a report computes directly (not rolled, or settled after its cutoff);
+            # a B-tree finds `IS NULL` too.
+            models.Index(fields=["kpi_settled_at"], name="case_kpi_settled"),
         ]
 
     def __str__(self) -> str:
@@ -640,6 +647,9 @@ class CaseClock(models.Model):
         verbose_name=_("完成人"),
     )
     on_time = models.BooleanField(_("按时"), null=True, blank=True)
+    # Its case's `kpi_settled_at` (cases.kpi_rollups), kept on the row so that a report finds the
+    # clocks of the cases it computes directly without going through the cases.
+    kpi_settled_at = models.DateTimeField(_("指标汇总截至"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("阶段计时")
@@ -663,6 +673,7 @@ class CaseClock(models.Model):
                 include=["on_time", "stopped_at", "stopped_by"],
                 name="case_clock_stage_due",
             ),
+            models.Index(fields=["kpi_settled_at"], name="case_clock_kpi_settled"),
         ]
 
     def __str__(self) -> str:
@@ -793,6 +804,8 @@ class Dispatch(models.Model):
         _("结果"), max_length=12, choices=DispatchOutcome.choices, default=DispatchOutcome.PENDING
     )
     outcome_at = models.DateTimeField(_("结果时间"), null=True, blank=True)
+    # Its case's `kpi_settled_at`, as on CaseClock.
+    kpi_settled_at = models.DateTimeField(_("指标汇总截至"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("派遣记录")
@@ -801,6 +814,7 @@ class Dispatch(models.Model):
         indexes = [
             models.Index(fields=["at"], include=["outcome", "by"], name="dispatch_kpi_at"),
             models.Index(fields=["case", "outcome"]),
+            models.Index(fields=["kpi_settled_at"], name="dispatch_kpi_settled"),
         ]
 
     def __str__(self) -> str:
@@ -865,3 +879,44 @@ class CaseFollower(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.case_id}"
+
+
+class KpiRollup(models.Model):
+    """Sums of the indicator counters of rolled cases (cases.kpi_rollups), per indicator family,
+    local day of the family's anchor, local day its rows settled (the last instant the family
+    compares with an evaluation instant) and town. `n0` counts the rows; the other counters are
+    the family's conditions (cases.kpis.ROLLUP_LAYOUTS). Region ids are plain integers, 0 for
+    none, so that the key has no NULL and an upsert always finds its row."""
+
+    family = models.CharField(max_length=20)
+    day = models.DateField()
+    settled = models.DateField()
+    city = models.IntegerField(default=0)
+    town = models.IntegerField(default=0)
+    n0 = models.IntegerField(default=0)
+    n1 = models.IntegerField(default=0)
+    n2 = models.IntegerField(default=0)
+    n3 = models.IntegerField(default=0)
+    n4 = models.IntegerField(default=0)
+    n5 = models.IntegerField(default=0)
+    n6 = models.IntegerField(default=0)
+    n7 = models.IntegerField(default=0)
+    n8 = models.IntegerField(default=0)
+    n9 = models.IntegerField(default=0)
+    n10 = models.IntegerField(default=0)
+    n11 = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("考核指标汇总")
+        verbose_name_plural = _("考核指标汇总")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["family", "day", "settled", "city", "town"], name="kpi_rollup_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family} {self.day} {self.town}"
+
+
+ROLLUP_COUNTERS = 12  # n0 … n11

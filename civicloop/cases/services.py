@@ -27,7 +27,7 @@ from civicloop.accounts.models import (
     User,
 )
 from civicloop.accounts.selectors import Actor, memberships_of
-from civicloop.cases import errors, events, routing, sla
+from civicloop.cases import errors, events, kpi_rollups, routing, sla
 from civicloop.cases.errors import Code
 from civicloop.cases.events import event_record
 from civicloop.cases.models import (
@@ -195,11 +195,7 @@ def _apply(
     from_state = case.state
     target = action.target or State(case.state)
     now = clock.now()
-    changed = Case.objects.filter(pk=case.pk, version=case.version).update(
-        state=target, version=F("version") + 1, updated_at=now, **(updates or {})
-    )
-    if changed != 1:
-        raise errors.conflict()
+    _swap(case, state=target, version=F("version") + 1, updated_at=now, **(updates or {}))
     case.refresh_from_db()
     by = actor.user if actor else None
     _store_facts(case, sla.on_action(case, action.name, at=now, by=by))
@@ -217,6 +213,21 @@ def _apply(
     if photos:
         _store_photos(case, event, photos, photo_kind, by)
     return event
+
+
+def _swap(case: Case, **updates: Any) -> None:
+    """The compare-and-swap of a transition: applies to the version the caller read, and to a
+    case that is not in the KPI rollups. A rolled case (settled long ago, then reopened or rated
+    by the centre, say) is locked and un-rolled first, in this transaction (cases.kpi_rollups);
+    otherwise another transition won."""
+    rows = Case.objects.filter(pk=case.pk, version=case.version)
+    if rows.filter(kpi_settled_at__isnull=True).update(**updates) == 1:
+        return
+    if not rows.select_for_update().filter(kpi_settled_at__isnull=False).exists():
+        raise errors.conflict()
+    kpi_rollups.unroll(case.pk)
+    if rows.update(**updates) != 1:
+        raise errors.conflict()
 
 
 def _record(

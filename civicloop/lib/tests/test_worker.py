@@ -54,6 +54,7 @@ def test_the_real_workers_run_one_pass(db: None) -> None:
     for name, expected in (
         ("sla_sweep", "sla sweep: 0 clocks, 0 events"),
         ("notify", "notify: 0 events delivered"),
+        ("kpi_rollup", "kpi rollup: 0 cases, 0 rollup rows"),
     ):
         out = io.StringIO()
         call_command(name, stdout=out)

@@ -60,6 +60,8 @@ def worker_args() -> list[list[str]]:
         ["rollup_readings", "--loop", "--interval", "120"],
         ["env_sweep", "--loop", "--interval", "300"],
         ["sla_sweep", "--loop", "--interval", "60"],
+        # The KPI rollups of settled cases (cases.kpi_rollups).
+        ["kpi_rollup", "--loop", "--interval", "300"],
     ]
 
 
