@@ -204,10 +204,9 @@ if CASE_EVENT_DELIVERY not in ("worker", "commit"):
 # database connection); 1 computes them one after the other.
 KPI_CONCURRENCY = envint("KPI_CONCURRENCY", "4")
 # KPI rollups (`civicloop kpi_rollup --loop`): a case in a final state is rolled once untouched
-# for this many days (the longest of the reopen, rating and reinstate windows when unset).
-KPI_ROLLUP_QUIET_DAYS = envint(
-    "KPI_ROLLUP_QUIET_DAYS", str(max(CASE_REOPEN_DAYS, CASE_RATE_DAYS, CASE_REINSTATE_DAYS))
-)
+# for this many days. One day: most ratings come the day a case is closed, and the rare later
+# rating or reopen un-rolls the case in its own transaction (docs/kpis.md, "How long to wait").
+KPI_ROLLUP_QUIET_DAYS = envint("KPI_ROLLUP_QUIET_DAYS", "1")
 # SMS: a dotted path to a backend class; the default records what would be sent (no gateway).
 SMS_BACKEND = env("SMS_BACKEND", "civicloop.notifications.channels.LoggingSmsBackend")
 
