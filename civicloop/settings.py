@@ -204,8 +204,8 @@ if CASE_EVENT_DELIVERY not in ("worker", "commit"):
 # database connection); 1 computes them one after the other.
 KPI_CONCURRENCY = envint("KPI_CONCURRENCY", "4")
 # KPI rollups (`civicloop kpi_rollup --loop`): a case in a final state is rolled once untouched
-# for this many days. One day: most ratings come the day a case is closed, and the rare later
-# rating or reopen un-rolls the case in its own transaction (docs/kpis.md, "How long to wait").
+# for this many days. A later rating or reopen un-rolls the case in its own transaction, so the
+# period trades that work against the size of the reports' remainder (docs/kpis.md).
 KPI_ROLLUP_QUIET_DAYS = envint("KPI_ROLLUP_QUIET_DAYS", "1")
 # SMS: a dotted path to a backend class; the default records what would be sent (no gateway).
 SMS_BACKEND = env("SMS_BACKEND", "civicloop.notifications.channels.LoggingSmsBackend")
