@@ -5,6 +5,7 @@ or by `make demo` must not die of a transient error, and every pass is idempoten
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import time
@@ -17,6 +18,28 @@ from django.db import DatabaseError, close_old_connections, connections
 logger = logging.getLogger(__name__)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a batch size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"需要不小于 1 的整数，收到 {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"需要不小于 0 的秒数，收到 {text!r}")
+    return value
+
+
 class LoopCommand(BaseCommand):
     default_interval: float = 60.0
     loop_help = "run until SIGTERM/SIGINT"
@@ -25,7 +48,7 @@ class LoopCommand(BaseCommand):
         parser.add_argument("--loop", action="store_true", help=self.loop_help)
         parser.add_argument(
             "--interval",
-            type=float,
+            type=seconds,
             default=self.default_interval,
             help=f"seconds between passes ({self.default_interval:g})",
         )

@@ -59,3 +59,25 @@ def test_the_real_workers_run_one_pass(db: None) -> None:
         out = io.StringIO()
         call_command(name, stdout=out)
         assert out.getvalue().strip() == expected, name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("command", "args", "message"),
+    [
+        ("kpi_rollup", ["--batch", "0"], "需要不小于 1 的整数，收到 '0'"),
+        ("sla_sweep", ["--batch", "-5"], "需要不小于 1 的整数，收到 '-5'"),
+        ("notify", ["--batch", "many"], "需要不小于 1 的整数，收到 'many'"),
+        ("env_sweep", ["--interval", "-1"], "需要不小于 0 的秒数，收到 '-1'"),
+        ("rollup_readings", ["--interval", "nan"], "需要不小于 0 的秒数，收到 'nan'"),
+    ],
+)
+def test_a_bad_batch_or_interval_is_refused_before_any_pass(
+    command: str, args: list[str], message: str
+) -> None:
+    from django.core.management.base import CommandError
+
+    # argparse refuses it: the command's handle(), and so any pass, never runs.
+    with pytest.raises(CommandError) as refused:
+        call_command(command, *args)
+    assert message in str(refused.value)

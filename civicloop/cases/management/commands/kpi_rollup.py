@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from civicloop.cases import kpi_rollups
-from civicloop.lib.worker import LoopCommand
+from civicloop.lib.worker import LoopCommand, positive_int
 
 
 class Command(LoopCommand):
@@ -18,7 +18,9 @@ class Command(LoopCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--batch", type=int, default=1000, help="cases per transaction")
+        parser.add_argument(
+            "--batch", type=positive_int, default=1000, help="cases per transaction"
+        )
         parser.add_argument(
             "--rebuild", action="store_true", help="empty the rollups and roll every case again"
         )

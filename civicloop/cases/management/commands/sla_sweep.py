@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from civicloop.cases.sweep import sla_sweep
-from civicloop.lib.worker import LoopCommand
+from civicloop.lib.worker import LoopCommand, positive_int
 
 
 class Command(LoopCommand):
@@ -17,7 +17,9 @@ class Command(LoopCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--batch", type=int, default=500, help="clocks per transaction")
+        parser.add_argument(
+            "--batch", type=positive_int, default=500, help="clocks per transaction"
+        )
 
     def run_pass(self, options: dict[str, Any]) -> str:
         result = sla_sweep(batch=options["batch"])

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from civicloop.cases.events import drain
-from civicloop.lib.worker import LoopCommand
+from civicloop.lib.worker import LoopCommand, positive_int
 
 
 class Command(LoopCommand):
@@ -20,7 +20,9 @@ class Command(LoopCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--batch", type=int, default=200, help="events per transaction")
+        parser.add_argument(
+            "--batch", type=positive_int, default=200, help="events per transaction"
+        )
 
     def run_pass(self, options: dict[str, Any]) -> str | None:
         delivered = drain(batch=options["batch"])
