@@ -18,7 +18,6 @@ database through subprocesses or psycopg, so `run()` works in any process.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
@@ -39,6 +38,7 @@ from typing import Any
 import psycopg
 
 from civicloop.ingest.loop import long_lived_process
+from civicloop.ingest.loop import run as run_on_loop
 from civicloop.ingest.simulator import (
     DeviceBehaviour,
     latency_summary,
@@ -221,9 +221,10 @@ def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
     # As fast as answers come: each device waits for its 9014 before the next upload.
     behaviour = DeviceBehaviour(interval=0.0, ack_timeout=30.0)
     simulator_cpu = time.process_time()
-    # The simulator runs in this process, tuned like `civicloop hj212 simulate`.
+    # The simulator runs in this process, on the loop and GC settings of `civicloop hj212
+    # simulate` (uvloop when installed).
     with listeners(url, port, 1, "--batch-delay", "0.005") as run, long_lived_process():
-        report = asyncio.run(
+        report = run_on_loop(
             simulate(specs, host="127.0.0.1", port=port, behaviour=behaviour, count=uploads)
         )
     simulator_cpu = time.process_time() - simulator_cpu

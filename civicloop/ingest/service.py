@@ -58,9 +58,9 @@ class IngestService:
         self.directory = PointDirectory(self._read_db, refresh_interval=config.points_refresh)
         # PostgreSQL with the standard store: batches are written from the event loop itself.
         postgres = (
-            AsyncPostgres.from_django()
+            [AsyncPostgres.from_django() for _ in range(config.writer.connections)]
             if sink is None and connection.vendor == "postgresql" and store is store_batch
-            else None
+            else []
         )
         self.sink = sink or BatchingWriter(
             database=self._write_db,

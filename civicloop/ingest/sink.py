@@ -88,12 +88,21 @@ class WriterSettings:
     queue_size: int = 5_000  # records
     batch_rows: int = 5_000  # rows (frames + readings + …) per transaction
     batch_delay: float = 0.01  # seconds to wait for more records before committing
+    # PostgreSQL connections writing batches side by side: one batch is prepared and sent
+    # while the previous one waits for its commit (the WAL flush).
+    connections: int = 2
     retry_delay: float = 0.2  # first pause after a database error; doubles up to 5 s
     max_retry_delay: float = 5.0
 
 
 class BatchingWriter(RecordSink):
-    """A bounded queue and one writer task that commits batches through one DB thread.
+    """A bounded queue and writer tasks that commit its records in batches.
+
+    On PostgreSQL each writer task owns one connection (`postgres`): while one batch waits
+    for its commit, the next is gathered and written on another connection. Elsewhere one
+    task commits through `database`'s thread. Batches are gathered one at a time, in queue
+    order; a device's acknowledgements may then come back in another order than its frames,
+    which HJ 212 allows (each 9014 names its QN).
 
     A lost database connection is retried forever with backoff (nothing is acknowledged
     meanwhile, and the queue bound pushes back on the listeners). A batch the database
@@ -107,17 +116,19 @@ class BatchingWriter(RecordSink):
         metrics: IngestMetrics,
         settings: WriterSettings | None = None,
         store: StoreBatch = store_batch,
-        postgres: AsyncPostgres | None = None,
+        postgres: Sequence[AsyncPostgres] = (),
     ) -> None:
-        """`postgres`: write through this event-loop connection instead of `database`'s
-        thread (the service passes one on PostgreSQL when `store` is the standard one)."""
+        """`postgres`: write through these event-loop connections, one writer task each,
+        instead of `database`'s thread (the service passes `settings.connections` of them on
+        PostgreSQL when `store` is the standard one)."""
         self.settings = settings or WriterSettings()
         self.database = database
-        self.postgres = postgres
+        self.postgres = tuple(postgres)
         self.metrics = metrics
         self.store = store
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(self.settings.queue_size)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._gathering = asyncio.Lock()  # one task gathers a batch at a time
         self._closing = False
         metrics.queue_capacity.set(self.settings.queue_size)
         metrics.queue_depth.bind(self._queue.qsize)
@@ -143,42 +154,49 @@ class BatchingWriter(RecordSink):
         return commit
 
     async def start(self) -> None:
-        if self.postgres is not None:
+        for postgres in self.postgres:
             try:
-                await self.postgres.connect()
+                await postgres.connect()
             except TRANSIENT_ERRORS as error:
                 logger.warning("database unavailable at start (%s); will retry", error)
-        self._task = asyncio.create_task(self._run(), name="ingest-writer")
+        lanes: Sequence[AsyncPostgres | None] = self.postgres or (None,)
+        self._tasks = [
+            asyncio.create_task(self._run(postgres), name=f"ingest-writer-{index}")
+            for index, postgres in enumerate(lanes)
+        ]
 
     async def stop(self) -> None:
         """Commit everything queued, then stop."""
         self._closing = True
         await self._queue.join()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self.postgres is not None:
-            await self.postgres.close()
+        await self._cancel_tasks()
+        for postgres in self.postgres:
+            await postgres.close()
 
     async def abort(self) -> None:
         """Stop now: queued records are dropped unacknowledged (devices will retransmit)."""
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._cancel_tasks()
         while not self._queue.empty():
             self._queue.get_nowait().commit.cancel()
             self._queue.task_done()
-        if self.postgres is not None:
-            await self.postgres.close()
+        for postgres in self.postgres:
+            await postgres.close()
+
+    async def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # ---- the writer task -----------------------------------------------------------------
 
-    async def _run(self) -> None:
+    async def _run(self, postgres: AsyncPostgres | None) -> None:
+        """One writer task: gather a batch (while no other task does), commit it, repeat."""
         while True:
-            batch = await self._next_batch()
+            async with self._gathering:
+                batch = await self._next_batch()
             try:
-                await self._commit(batch)
+                await self._commit(batch, postgres)
             except Exception as error:  # a bug must not stop the writer: log, never ack
                 logger.exception("writer failed on a batch of %d records", len(batch))
                 for pending in batch:
@@ -208,27 +226,31 @@ class BatchingWriter(RecordSink):
             rows += item.record.size
         return batch
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending], postgres: AsyncPostgres | None) -> None:
         records = [pending.record for pending in batch]
         try:
-            await self._store_with_retries(records)
+            await self._store_with_retries(records, postgres)
         except DATABASE_ERRORS as error:
             self.metrics.db_errors.inc(kind="data")
             if len(batch) > 1:
                 logger.warning("batch of %d refused (%s); storing one by one", len(batch), error)
                 for pending in batch:
-                    await self._commit([pending])
+                    await self._commit([pending], postgres)
             else:
-                await self._quarantine(batch[0], error)
+                await self._quarantine(batch[0], error, postgres)
             return
         self._resolve(batch, Outcome.STORED)
 
-    async def _quarantine(self, pending: _Pending, error: BaseException) -> None:
+    async def _quarantine(
+        self, pending: _Pending, error: BaseException, postgres: AsyncPostgres | None
+    ) -> None:
         """Keep the raw frame of a record whose rows the database refused; never ack it."""
         logger.warning("record from %s refused: %s", pending.record.frame.peer, error)
         self.metrics.rejects.inc(source="writer", reason="malformed")
         try:
-            await self._store_with_retries([quarantined(pending.record, detail=str(error)[:200])])
+            await self._store_with_retries(
+                [quarantined(pending.record, detail=str(error)[:200])], postgres
+            )
         except DATABASE_ERRORS as second:
             logger.error("raw frame from %s refused too: %s", pending.record.frame.peer, second)
             if not pending.commit.done():
@@ -236,12 +258,14 @@ class BatchingWriter(RecordSink):
             return
         self._resolve([pending], Outcome.QUARANTINED)
 
-    async def _store_with_retries(self, records: list[IngestRecord]) -> None:
+    async def _store_with_retries(
+        self, records: list[IngestRecord], postgres: AsyncPostgres | None
+    ) -> None:
         """Store, retrying forever while the database is unreachable; data errors propagate."""
         delay = self.settings.retry_delay
         while True:
             try:
-                await self._store(records)
+                await self._store(records, postgres)
                 return
             except TRANSIENT_ERRORS as error:
                 self.metrics.db_errors.inc(kind="connection")
@@ -249,11 +273,11 @@ class BatchingWriter(RecordSink):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.max_retry_delay)
 
-    async def _store(self, records: list[IngestRecord]) -> None:
+    async def _store(self, records: list[IngestRecord], postgres: AsyncPostgres | None) -> None:
         started = time.perf_counter()
-        if self.postgres is not None:
+        if postgres is not None:
             batch = to_batch(records)
-            result = await self.postgres.run(lambda conn: store_batch_async(conn, batch))
+            result = await postgres.run(lambda conn: store_batch_async(conn, batch))
         else:
             result = await self.database.run(store_records, records, self.store)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)

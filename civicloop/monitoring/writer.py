@@ -237,10 +237,19 @@ def store_batch(batch: WriteBatch) -> BatchResult:
             statuses=store_status(batch.statuses),
             site_infos=store_site_info(batch.site_infos),
         )
+        seen = _seen_in(batch)
+        if batch.editions and connection.vendor == "postgresql":
+            _lock_points(seen.keys() | batch.editions.keys())  # before any point is updated
         for point_id, edition in sorted(batch.editions.items()):
             record_protocol_edition(point_id=point_id, edition=edition)
-        mark_points_seen(_seen_in(batch))
+        mark_points_seen(seen)
     return result
+
+
+def _lock_points(point_ids: Iterable[int]) -> None:
+    lock_sql, _update_sql = _points_seen_sql(_quote(MonitoringPoint._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(lock_sql, [sorted(point_ids)])
 
 
 def store_readings(rows: Sequence[ReadingRow]) -> int:
@@ -345,9 +354,15 @@ def mark_points_seen(seen: Mapping[int, PointSeen]) -> None:
 
 
 def _points_seen_sql(table: str) -> tuple[str, str]:
-    """PostgreSQL: lock the points in id order, then move them forward in one UPDATE."""
+    """PostgreSQL: lock the points in id order, then move them forward in one UPDATE.
+
+    Concurrent writers (the ingest service's writer connections, several listeners) take
+    the points in one order, so they wait for each other and never deadlock. NO KEY UPDATE,
+    not UPDATE: the readings' and raw frames' deferred foreign keys take KEY SHARE locks on
+    the same points at commit, which an UPDATE lock would block (and then deadlock).
+    """
     return (
-        f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
         f"UPDATE {table} AS p SET "
         "last_seen_at = GREATEST(COALESCE(p.last_seen_at, v.seen_at), v.seen_at), "
         "last_data_time = CASE WHEN v.data_time IS NULL THEN p.last_data_time "
@@ -712,14 +727,15 @@ async def _store_batch_async(
                 for r in batch.site_infos
             ],
         )
+        seen = _seen_in(batch)
+        if seen or batch.editions:  # every point this batch updates, locked in one order
+            await cursor.execute(sql.points_lock, [sorted(seen.keys() | batch.editions.keys())])
         for point_id, edition in sorted(batch.editions.items()):
             _require_choice("edition", edition, _PROTOCOLEDITION_VALUES)
             if edition != ProtocolEdition.UNKNOWN:
                 await cursor.execute(sql.edition_update, [str(edition), point_id, str(edition)])
-        seen = _seen_in(batch)
         if seen:
-            lock_params, update_params = _points_seen_params(sorted(seen.items()))
-            await cursor.execute(sql.points_lock, lock_params)
+            _lock_params, update_params = _points_seen_params(sorted(seen.items()))
             await cursor.execute(sql.points_update, update_params)
     return BatchResult(
         frames=len(batch.frames), readings=readings, statuses=statuses, site_infos=site_infos

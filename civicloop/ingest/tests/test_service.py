@@ -10,9 +10,11 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.db import OperationalError
 
+from civicloop.ingest.database import AsyncPostgres
 from civicloop.ingest.hj212 import (
     CrcVariant,
     build_cp,
@@ -387,3 +389,43 @@ def test_metrics_endpoint_serves_prometheus_text_only_on_metrics(live):
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(f"http://127.0.0.1:{service.service.metrics_port}/admin", timeout=5)
     assert error.value.code == 404
+
+
+def _hold_point_lock(mn: str) -> psycopg.Connection[tuple[object, ...]]:
+    """Another session holding the point's row lock, as a slow transaction would."""
+    holder = psycopg.connect(AsyncPostgres.from_django().conninfo)  # the test database
+    holder.execute("SELECT id FROM monitoring_monitoringpoint WHERE mn = %s FOR UPDATE", [mn])
+    return holder
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("connections", [2, 1])
+def test_a_batch_waiting_for_the_database_does_not_hold_up_the_next(
+    live, device_socket, specs, connections
+):
+    config = ingest_config(writer=WriterSettings(batch_delay=0.002, connections=connections))
+    service = live(config)
+    holder = _hold_point_lock(specs[0].mn)
+    try:
+        blocked, free = device_socket(service.port), device_socket(service.port)
+        blocked.send(data_frame(specs[0], "2011", T0, qn(1)))
+        # The first batch is taken (and stuck on the lock) before the second frame comes.
+        service.wait_for(lambda: service.metric("frames", source="tcp", verdict="accepted") == 1)
+        service.wait_for(lambda: service.service.sink.depth == 0)
+        time.sleep(0.05)
+        free.send(data_frame(specs[1], "2011", T0, qn(2)))
+
+        answered = free.answers(1, timeout=3)
+
+        # Two connections: the second device's batch commits on the other one. One: it
+        # queues behind the batch waiting for the lock.
+        assert [a.qn for a in answered] == ([qn(2)] if connections == 2 else [])
+        assert blocked.silent_for(0.2)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert [a.qn for a in blocked.answers(1)] == [qn(1)]
+    if connections == 1:
+        assert [a.qn for a in free.answers(1)] == [qn(2)]
+    assert service.query(readings_of, specs[0]) == len(specs[0].factors)
+    assert service.query(readings_of, specs[1]) == len(specs[1].factors)

@@ -28,6 +28,9 @@ from civicloop.monitoring.writer import (
     SiteInfoRow,
     StatusRow,
     WriteBatch,
+    _pg_sql,
+    _points_seen_sql,
+    _raw_frame_values,
     store_batch_async,
     store_readings,
 )
@@ -36,9 +39,9 @@ from civicloop.monitoring.writer import (
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def store(batch: WriteBatch) -> BatchResult:
+def _conninfo() -> str:
     settings = connection.settings_dict
-    conninfo = psycopg.conninfo.make_conninfo(
+    return psycopg.conninfo.make_conninfo(
         dbname=settings["NAME"],
         user=settings["USER"] or None,
         host=settings["HOST"] or None,
@@ -46,8 +49,10 @@ def store(batch: WriteBatch) -> BatchResult:
         password=settings["PASSWORD"] or None,
     )
 
+
+def store(batch: WriteBatch) -> BatchResult:
     async def run() -> BatchResult:
-        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as conn:
             return await store_batch_async(conn, batch)
 
     return asyncio.run(run())
@@ -123,3 +128,23 @@ def test_a_device_value_replaces_a_computed_one(point):
     assert result.readings == 1
     stored = Reading.objects.get()
     assert (stored.avg, stored.source) == (21.5, ReadingSource.DEVICE)
+
+
+def test_a_writer_holding_the_points_does_not_block_another_writers_commit(point):
+    """The points lock and the deferred foreign keys of a concurrent batch are compatible.
+
+    A writer holds its points (locked before moving last_seen_at) while another writer's
+    batch for the same point commits: the commit's foreign-key check takes a KEY SHARE lock
+    on the point, which must not wait (with FOR UPDATE it did, and two writers deadlocked).
+    """
+    lock_sql, _update_sql = _points_seen_sql('"monitoring_monitoringpoint"')
+    with (
+        psycopg.connect(_conninfo()) as holder,
+        psycopg.connect(_conninfo(), autocommit=True) as other,
+    ):
+        holder.execute(lock_sql, [[point.pk]])
+        other.execute("SET lock_timeout = '2s'")
+        with other.transaction(), other.cursor().copy(_pg_sql().raw_frames_copy) as copy:
+            copy.write_row(_raw_frame_values(frame(point)))  # commits: LockNotAvailable if not
+        holder.rollback()
+    assert RawFrame.objects.filter(point=point).count() == 1

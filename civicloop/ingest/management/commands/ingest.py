@@ -18,6 +18,7 @@ from civicloop.ingest.loop import add_event_loop_argument, long_lived_process, l
 from civicloop.ingest.mqtt import MqttSettings
 from civicloop.ingest.service import IngestConfig, IngestService
 from civicloop.ingest.sink import WriterSettings
+from civicloop.lib.worker import positive_int
 
 
 def raise_file_limit() -> int:
@@ -57,6 +58,12 @@ class Command(BaseCommand):
         writer.add_argument("--queue-size", type=int, default=5_000, help="records (5000)")
         writer.add_argument("--batch-rows", type=int, default=5_000, help="rows per commit")
         writer.add_argument("--batch-delay", type=float, default=0.01, help="seconds (0.01)")
+        writer.add_argument(
+            "--writer-connections",
+            type=positive_int,
+            default=2,
+            help="PostgreSQL connections committing batches side by side (2)",
+        )
         backfill = parser.add_argument_group("back-fill")
         backfill.add_argument("--no-backfill", action="store_true")
         backfill.add_argument("--backfill-gap", type=float, default=10.0, help="minutes (10)")
@@ -104,6 +111,7 @@ class Command(BaseCommand):
                 queue_size=options["queue_size"],
                 batch_rows=options["batch_rows"],
                 batch_delay=options["batch_delay"],
+                connections=options["writer_connections"],
             ),
             backfill=BackfillSettings(
                 enabled=not options["no_backfill"],
