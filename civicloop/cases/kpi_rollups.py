@@ -45,8 +45,6 @@ from civicloop.lib.clock import SHANGHAI
 
 KEY = ("family", "day", "settled", "city", "town")
 COUNTERS = tuple(f"n{i}" for i in range(ROLLUP_COUNTERS))
-# A rollup key: family, local day of the anchor, local day the row settled, city, town.
-Key = tuple[str, Any, Any, int, int]
 
 
 def _fields(base: kpis.Base) -> tuple[str, ...]:
@@ -156,7 +154,7 @@ def _roll_batch(now: datetime, batch: int, after: int = 0) -> tuple[RollResult, 
     case_mark = Subquery(Case.objects.filter(pk=OuterRef("case_id")).values("kpi_settled_at")[:1])
     for model in (CaseClock, Dispatch):
         model.objects.filter(case_id__in=ids).update(kpi_settled_at=case_mark)
-    return RollResult(len(ids), _add(_contributions(ids), sign=1)), ids[-1]
+    return RollResult(len(ids), _add(ids, sign=1)), ids[-1]
 
 
 def unroll(case_id: int) -> bool:
@@ -164,7 +162,7 @@ def unroll(case_id: int) -> bool:
     its mark. The caller holds the case's row lock (services._apply). False if not rolled."""
     if not Case.objects.filter(pk=case_id, kpi_settled_at__isnull=False).exists():
         return False
-    _add(_contributions([case_id]), sign=-1)
+    _add([case_id], sign=-1)
     Case.objects.filter(pk=case_id).update(kpi_settled_at=None)
     for model in (CaseClock, Dispatch):
         model.objects.filter(case_id=case_id).update(kpi_settled_at=None)
@@ -181,53 +179,53 @@ def rebuild(*, batch: int = 1000) -> RollResult:
     return roll(batch=batch)
 
 
-def _contributions(ids: list[int]) -> dict[Key, list[int]]:
-    """The counters of the rows of these (rolled) cases, by rollup key: one grouped query per
-    family."""
-    out: dict[Key, list[int]] = {}
-    for code, family in kpis.FAMILIES.items():
-        layout = kpis.ROLLUP_LAYOUTS[code]
-        case = kpis.CASE_PATH[family.base]
-        counts = {"n0": Count(family.anchor)}
-        for i, condition in enumerate(layout.conditions[1:], start=1):
-            counts[f"n{i}"] = Count(family.anchor, filter=condition)
-        rows = (
-            kpis.MODELS[family.base]
-            ._default_manager.filter(**{f"{case}pk__in": ids})
-            .filter(family.scope(kpis.ROLLED))
-            .filter(**{f"{family.anchor}__isnull": False})
-            .values(
-                k_day=TruncDate(family.anchor, tzinfo=SHANGHAI),
-                k_settled=TruncDate(_settles(family), tzinfo=SHANGHAI),
-                k_city=F(f"{case}city"),
-                k_town=F(f"{case}town"),
-            )
-            .annotate(**counts)
-            .order_by()
-        )
-        for r in rows:
-            key = (code, r["k_day"], r["k_settled"], r["k_city"] or 0, r["k_town"] or 0)
-            total = out.setdefault(key, [0] * ROLLUP_COUNTERS)
-            for i, name in enumerate(COUNTERS):
-                total[i] += int(r.get(name, 0))
-    return out
-
-
-def _add(contributions: dict[Key, list[int]], *, sign: int, chunk: int = 500) -> int:
-    """Upsert `sign ×` the counters; sorted by key, so concurrent writers lock rows in one order.
-    Returns the number of keys written."""
+def _add(ids: list[int], *, sign: int) -> int:
+    """Add `sign ×` the counters of these cases' rows to the rollups, inside the database: one
+    INSERT … SELECT … ON CONFLICT per family over its grouped query (nothing travels through
+    Python). Families in one order and keys sorted within each, so concurrent writers take
+    their row locks in one order. Returns the number of rollup rows written."""
     table = KpiRollup._meta.db_table
-    columns = (*KEY, *COUNTERS)
     updates = ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in COUNTERS)
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    items = sorted(contributions.items(), key=lambda kv: tuple(str(part) for part in kv[0]))
+    written = 0
     with connection.cursor() as cursor:
-        for start in range(0, len(items), chunk):
-            part = items[start : start + chunk]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                + ", ".join([row_sql] * len(part))
-                + f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}",
-                [v for key, counts in part for v in (*key, *(sign * c for c in counts))],
+        for code in sorted(kpis.FAMILIES):
+            grouped, params = _counts(code, ids).query.sql_with_params()
+            used = len(kpis.ROLLUP_LAYOUTS[code].conditions)
+            # `sign` is ±1 from this module, never input: it is written into the SQL.
+            counters = ", ".join(
+                f"{int(sign)} * g.n{i}" if i < used else "0" for i in range(ROLLUP_COUNTERS)
             )
-    return len(items)
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join((*KEY, *COUNTERS))}) "
+                f"SELECT %s, g.k_day, g.k_settled, g.k_city, g.k_town, {counters} "
+                f"FROM ({grouped}) AS g WHERE true ORDER BY 2, 3, 4, 5 "
+                f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}",
+                [code, *params],
+            )
+            written += cursor.rowcount
+    return written
+
+
+def _counts(code: str, ids: list[int]) -> Any:
+    """The counters of one family over the rows of these (rolled) cases, grouped by rollup key
+    (columns k_day, k_settled, k_city, k_town, n0 … n<k>)."""
+    family = kpis.FAMILIES[code]
+    layout = kpis.ROLLUP_LAYOUTS[code]
+    case = kpis.CASE_PATH[family.base]
+    counts = {"n0": Count(family.anchor)}
+    for i, condition in enumerate(layout.conditions[1:], start=1):
+        counts[f"n{i}"] = Count(family.anchor, filter=condition)
+    return (
+        kpis.MODELS[family.base]
+        ._default_manager.filter(**{f"{case}pk__in": ids})
+        .filter(family.scope(kpis.ROLLED))
+        .filter(**{f"{family.anchor}__isnull": False})
+        .values(
+            k_day=TruncDate(family.anchor, tzinfo=SHANGHAI),
+            k_settled=TruncDate(_settles(family), tzinfo=SHANGHAI),
+            k_city=Coalesce(F(f"{case}city"), 0),
+            k_town=Coalesce(F(f"{case}town"), 0),
+        )
+        .annotate(**counts)
+        .order_by()
+    )
