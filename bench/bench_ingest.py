@@ -220,7 +220,7 @@ def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
     port = free_port()
     # As fast as answers come: each device waits for its 9014 before the next upload.
     behaviour = DeviceBehaviour(interval=0.0, ack_timeout=30.0)
-    simulator_cpu = time.process_time()
+    simulator_cpu, postgres_cpu = time.process_time(), postgres_cpu_seconds()
     # The simulator runs in this process, on the loop and GC settings of `civicloop hj212
     # simulate` (uvloop when installed).
     with listeners(url, port, 1, "--batch-delay", "0.005") as run, long_lived_process():
@@ -228,6 +228,7 @@ def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
             simulate(specs, host="127.0.0.1", port=port, behaviour=behaviour, count=uploads)
         )
     simulator_cpu = time.process_time() - simulator_cpu
+    postgres_cpu = postgres_cpu_seconds() - postgres_cpu
     factors = {spec.mn: len(spec.factors) for spec in specs}
     acked_readings = sum(
         factors[spec.mn] * stats.acked
@@ -253,7 +254,35 @@ def end_to_end(url: str, *, devices: int, uploads: int) -> dict[str, float]:
         # process, the timed run only); both share the machine's two cores with PostgreSQL.
         "e2e_listener_cpu_s": round(sum(run.cpu_seconds), 2),
         "e2e_simulator_cpu_s": round(simulator_cpu, 2),
+        # Every PostgreSQL process of this machine over the same span (nan when /proc is not
+        # readable): with the two above, what the run used of the machine's cores.
+        "e2e_postgres_cpu_s": round(postgres_cpu, 2),
+        "e2e_cores_used": round(
+            (sum(run.cpu_seconds) + simulator_cpu + postgres_cpu) / report.elapsed, 2
+        ),
     }
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU seconds of the PostgreSQL server on this machine so far (its live
+    processes and those that exited), from /proc; nan when it cannot be read."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                stat = Path(entry.path, "stat").read_text()
+                name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")")[-1]
+                if name.startswith("postgres"):
+                    values = fields.split()
+                    # utime, stime, and cutime, cstime: the postmaster's children that
+                    # exited (connections closed meanwhile) are counted there.
+                    total += sum(int(value) for value in values[11:15])
+    except OSError:
+        return math.nan
+    return total / ticks if total else math.nan
 
 
 def _copy_back(url: str, point_ids: list[int]) -> tuple[int, float]:
