@@ -1027,6 +1027,22 @@ def measure_rollup() -> dict[str, float]:
     }
 
 
+def measure_rebuild() -> None:
+    """`civicloop kpi_rollup --rebuild`: the rollups emptied, every settled case rolled again
+    (batches of 1,000, the worker's default), as on a new deployment's first pass."""
+    from civicloop.cases import kpi_rollups
+
+    vacuum_kpi_tables()
+    started = time.perf_counter()
+    result = kpi_rollups.rebuild()
+    elapsed = time.perf_counter() - started
+    print(
+        f"KPI rollup rebuild             {elapsed:.1f} s: {result.cases:,} cases rolled "
+        f"({elapsed / max(result.cases, 1) * 1000:.2f} ms per case), "
+        f"{result.rows:,} rollup rows written"
+    )
+
+
 def measure_kpis(world: World, repeat: int = 5) -> dict[str, float]:
     """The city-year report, whole and by town, from the rollups and computed directly,
     alternately (the same load for both), and whether the numbers are the same."""
@@ -1093,8 +1109,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--regenerate", action="store_true", help="drop generated cases first")
     parser.add_argument(
         "--only",
-        choices=["kpis", "http"],
-        help="measure only this step, on the cases already generated",
+        choices=["kpis", "http", "rebuild"],
+        help="measure only this step, on the cases already generated (rebuild: empty the KPI "
+        "rollups and roll every settled case again, the first pass of a new deployment)",
     )
     parser.add_argument("--repeat", type=int, default=5, help="KPI reports per median")
     parser.add_argument(
@@ -1137,6 +1154,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.only == "http":
         _measure_http(args)
+        return
+    if args.only == "rebuild":
+        measure_rebuild()
         return
     from civicloop.cases import events
 
