@@ -60,6 +60,7 @@ from civicloop.cases.selectors import membership_assists, membership_covers
 from civicloop.cases.workflow import ACTIONS, Action
 from civicloop.lib import clock, photos, rows
 from civicloop.lib.errors import DomainError, Forbidden
+from civicloop.lib.updates import update_returning
 from civicloop.regions.lookup import Placement, locate, locate_all, locate_all_probing
 from civicloop.regions.models import Region
 
@@ -195,8 +196,8 @@ def _apply(
     from_state = case.state
     target = action.target or State(case.state)
     now = clock.now()
+    # The compare-and-swap returns the row: the case is current without reading it again.
     _swap(case, state=target, version=F("version") + 1, updated_at=now, **(updates or {}))
-    case.refresh_from_db()
     by = actor.user if actor else None
     _store_facts(case, sla.on_action(case, action.name, at=now, by=by))
     event = event_record(
@@ -219,14 +220,14 @@ def _swap(case: Case, **updates: Any) -> None:
     """The compare-and-swap of a transition: applies to the version the caller read, and to a
     case that is not in the KPI rollups. A rolled case (settled long ago, then reopened or rated
     by the centre, say) is locked and un-rolled first, in this transaction (cases.kpi_rollups);
-    otherwise another transition won."""
+    otherwise another transition won. The case takes the row's new values."""
     rows = Case.objects.filter(pk=case.pk, version=case.version)
-    if rows.filter(kpi_settled_at__isnull=True).update(**updates) == 1:
+    if update_returning(case, rows.filter(kpi_settled_at__isnull=True), updates):
         return
     if not rows.select_for_update().filter(kpi_settled_at__isnull=False).exists():
         raise errors.conflict()
     kpi_rollups.unroll(case.pk)
-    if rows.update(**updates) != 1:
+    if not update_returning(case, rows, updates):
         raise errors.conflict()
 
 
@@ -245,9 +246,8 @@ def _record(
     rows = Case.objects.filter(pk=case.pk)
     if check_version:
         rows = rows.filter(version=case.version)
-    if rows.update(version=F("version") + 1, updated_at=clock.now()) != 1:
+    if not update_returning(case, rows, {"version": F("version") + 1, "updated_at": clock.now()}):
         raise errors.conflict()
-    case.refresh_from_db()
     return event_record(
         case=case, type=type, actor=actor, note=note, is_public=is_public, data=data
     )
@@ -257,9 +257,9 @@ def _store_facts(case: Case, facts: dict[str, Any]) -> None:
     """Write the evaluation facts the clocks produced; the row is ours (the CAS just won)."""
     changed = {name: value for name, value in facts.items() if getattr(case, name) != value}
     if changed:
-        Case.objects.filter(pk=case.pk).update(**changed)
-        for name, value in changed.items():
-            setattr(case, name, value)
+        # The values as the database keeps them (a deadline computed in local time comes back
+        # in UTC), as a response that read the case again would show them.
+        update_returning(case, Case.objects.filter(pk=case.pk), changed)
 
 
 def _next_number(at: datetime) -> str:
