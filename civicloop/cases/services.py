@@ -190,8 +190,10 @@ def _apply(
     data: dict[str, Any] | None = None,
     photos: list[_CheckedPhoto] | None = None,
     photo_kind: PhotoKind = PhotoKind.EVIDENCE,
+    carry: sla.Carry | None = None,
 ) -> CaseEvent:
-    """Move the case (compare-and-swap on its version), run its clocks and append the event."""
+    """Move the case (compare-and-swap on its version), run its clocks and append the event.
+    `carry`: what the service call's earlier actions read of the clocks (`sla.Carry`)."""
     _require_state(case, action)
     from_state = case.state
     target = action.target or State(case.state)
@@ -199,7 +201,7 @@ def _apply(
     # The compare-and-swap returns the row: the case is current without reading it again.
     _swap(case, state=target, version=F("version") + 1, updated_at=now, **(updates or {}))
     by = actor.user if actor else None
-    _store_facts(case, sla.on_action(case, action.name, at=now, by=by))
+    _store_facts(case, sla.on_action(case, action.name, at=now, by=by, carry=carry))
     event = event_record(
         case=case,
         type=action.event,
@@ -474,8 +476,10 @@ def case_file(
     urgency = urgency or Urgency(case.urgency)
     updates: dict[str, Any] = {"category": category, "urgency": urgency, "filed_at": clock.now()}
     data = {"category": category.full_code, "urgency": urgency}
-    _apply(case, action, actor, updates=updates, note=note.strip(), data=data)
-    _auto_route(case)
+    # Filing and the automatic dispatch share the clocks and the time-limit configuration.
+    carry = sla.Carry()
+    _apply(case, action, actor, updates=updates, note=note.strip(), data=data, carry=carry)
+    _auto_route(case, carry=carry)
     return case
 
 
@@ -561,6 +565,7 @@ def _dispatch(
     note: str = "",
     route: routing.Route | None,
     auto: bool = False,
+    carry: sla.Carry | None = None,
 ) -> None:
     """Hand the case to a lead unit; the routing suggestion of the moment is kept with it."""
     updates = {"assigned_org": to, "dispatch_count": F("dispatch_count") + 1}
@@ -570,7 +575,7 @@ def _dispatch(
     }
     if auto and route is not None:
         data.update(auto=True, rule=route.rule.pk)
-    _apply(case, ACTIONS["dispatch"], actor, updates=updates, note=note, data=data)
+    _apply(case, ACTIONS["dispatch"], actor, updates=updates, note=note, data=data, carry=carry)
     now = clock.now()
     Dispatch.objects.create(
         case=case,
@@ -586,11 +591,11 @@ def _dispatch(
     case.assists.filter(organisation=to, ended_at__isnull=True).update(ended_at=now)
 
 
-def _auto_route(case: Case, *, exclude: int | None = None) -> None:
+def _auto_route(case: Case, *, exclude: int | None = None, carry: sla.Carry | None = None) -> None:
     """Dispatch at once when the best rule says so (never back to the unit that returned it)."""
     route = routing.route_for(case)
     if route is not None and route.auto and route.organisation.pk != exclude:
-        _dispatch(case, route.organisation, None, route=route, auto=True)
+        _dispatch(case, route.organisation, None, route=route, auto=True, carry=carry)
 
 
 def _settle_dispatch(case: Case, outcome: DispatchOutcome) -> None:
