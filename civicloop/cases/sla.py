@@ -294,8 +294,9 @@ class _Ctx:
 class Carry:
     """What the actions of one service call share, in its one transaction: the configuration
     read for the first action, and the case's clocks as the last action left them. The case row
-    is locked by the first compare-and-swap until the commit, and the sweep changes a clock
-    only with that lock (it bumps the case's version), so the clocks read once stay current."""
+    is locked by the first compare-and-swap until the commit, and the sweep cannot commit a
+    raised level without that lock (it bumps the case's version in the same transaction), so
+    the clocks read once stay current, as they do within one action."""
 
     cfg: Config | None = None
     clocks: list[CaseClock] | None = None
