@@ -26,6 +26,7 @@ from civicloop.cases.models import (
     CaseClock,
     CaseEvent,
     Category,
+    EventType,
     Photo,
     Stage,
     State,
@@ -219,11 +220,16 @@ def _supervision_out(row: Supervision) -> SupervisionOut:
     )
 
 
+# What `get_type_display()` shows, without building the dict of forty choices per event (the
+# labels are lazy: str() translates them in the request's language).
+_EVENT_TYPES: dict[str, Any] = dict(EventType.choices)
+
+
 def _event_out(event: CaseEvent, show_actor: bool) -> EventOut:
     return EventOut(
         seq=event.seq,
         type=event.type,
-        type_display=event.get_type_display(),
+        type_display=str(_EVENT_TYPES.get(event.type, event.type)),
         at=event.at,
         actor=event.actor.name if event.actor and show_actor else None,
         actor_role=event.actor_role,
