@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from django.db import connection
 from django.db.models import Prefetch, Q, prefetch_related_objects
 
 from civicloop.accounts.models import CENTRE_ROLES, UNIT_ROLES, Membership, Role, User
@@ -154,13 +155,26 @@ def get_case_for_user(user: User, number: str) -> Case:
     return found[0]
 
 
+# The columns of the case's regions, in model order (as `from_db` wants them): text, numbers
+# and ids, which need no converters; the boundary (large) and updated_at stay deferred.
+_REGION_FIELDS = tuple(
+    f.attname for f in Region._meta.concrete_fields if f.name not in ("boundary", "updated_at")
+)
+
+
 def _attach_regions(case: Case) -> None:
-    """The case's town, village and grid, in one statement (without their boundaries)."""
-    ids = {case.town_id, case.village_id, case.grid_id} - {None}
-    regions = Region.objects.defer("boundary").in_bulk(ids) if ids else {}
-    for name in _CASE_REGIONS:
+    """The case's town, village and grid, in one statement built once."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in _REGION_FIELDS)
+    table = quote(Region._meta.db_table)
+    ids = [getattr(case, f"{name}_id") for name in _CASE_REGIONS]  # a missing one: NULL
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {table} WHERE id IN (%s, %s, %s)", ids)
+        found = cursor.fetchall()
+    regions = {row[0]: Region.from_db(connection.alias, _REGION_FIELDS, row) for row in found}
+    for name, pk in zip(_CASE_REGIONS, ids, strict=True):
         # Caches the region on the case (or None, as select_related leaves a null key).
-        setattr(case, name, regions.get(getattr(case, f"{name}_id")))
+        setattr(case, name, regions.get(pk))
 
 
 def get_case_to_follow(user: User, number: str) -> Case:
