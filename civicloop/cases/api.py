@@ -26,6 +26,7 @@ from civicloop.cases.models import (
     CaseClock,
     CaseEvent,
     Category,
+    EventType,
     Photo,
     Stage,
     State,
@@ -128,6 +129,12 @@ def _case(request: HttpRequest, number: str, version: int | None = None) -> Case
     return case
 
 
+def _scoped(request: HttpRequest, case: Case) -> Case:
+    """A case the handler did not read through the selector (just created, or followed), read
+    through it now: the detail shows only what the user may see."""
+    return selectors.get_case_for_user(_user(request), case.number)
+
+
 def _region(region: Any) -> RegionRef | None:
     return RegionRef(code=region.code, name=region.name) if region else None
 
@@ -213,11 +220,16 @@ def _supervision_out(row: Supervision) -> SupervisionOut:
     )
 
 
+# What `get_type_display()` shows, without building the dict of forty choices per event (the
+# labels are lazy: str() translates them in the request's language).
+_EVENT_TYPES: dict[str, Any] = dict(EventType.choices)
+
+
 def _event_out(event: CaseEvent, show_actor: bool) -> EventOut:
     return EventOut(
         seq=event.seq,
         type=event.type,
-        type_display=event.get_type_display(),
+        type_display=str(_EVENT_TYPES.get(event.type, event.type)),
         at=event.at,
         actor=event.actor.name if event.actor and show_actor else None,
         actor_role=event.actor_role,
@@ -232,8 +244,11 @@ def _event_out(event: CaseEvent, show_actor: bool) -> EventOut:
 
 
 def _detail(request: HttpRequest, case: Case) -> CaseDetailOut:
+    """The case as `GET /cases/{number}` shows it. `case` was read in this request through the
+    access-scoped selector (`_case`), and a service that changed it has brought it up to date
+    (its compare-and-swap returns the row); a case a service created or found otherwise is
+    read through the selector first (`_scoped`)."""
     user = _user(request)
-    case = selectors.get_case_for_user(user, case.number)
     timeline = selectors.timeline_for(user, case)
     staff = selectors.is_staff_viewer(user, case)
     show_reporter = selectors.can_see_reporter(user, case)
@@ -379,7 +394,7 @@ def resolve_on_spot(
         after=_uploads(after),
         note=payload.note,
     )
-    return Status(201, _detail(request, case))
+    return Status(201, _detail(request, _scoped(request, case)))
 
 
 @router.get("/cases/{number}", response=CaseDetailOut)
@@ -473,7 +488,7 @@ def report_case(
         draft=payload.draft,
     )
     if detail:
-        return Status(201, _detail(request, case))
+        return Status(201, _detail(request, _scoped(request, case)))
     # A dict, not a schema instance: validating an object against the union would look up each
     # of the detail's forty fields on it (ninja falls back to template-variable resolution).
     created = {
@@ -709,7 +724,7 @@ def follow_case(request: HttpRequest, number: str) -> CaseDetailOut:
     """我也遇到: follow an open case instead of reporting it again."""
     case = selectors.get_case_to_follow(_user(request), number)
     services.case_follow(case=case, by=_user(request))
-    return _detail(request, case)
+    return _detail(request, _scoped(request, case))
 
 
 @router.post("/cases/{number}/unfollow", response=CaseDetailOut)

@@ -60,6 +60,7 @@ from civicloop.cases.selectors import membership_assists, membership_covers
 from civicloop.cases.workflow import ACTIONS, Action
 from civicloop.lib import clock, photos, rows
 from civicloop.lib.errors import DomainError, Forbidden
+from civicloop.lib.updates import update_returning
 from civicloop.regions.lookup import Placement, locate, locate_all, locate_all_probing
 from civicloop.regions.models import Region
 
@@ -189,16 +190,18 @@ def _apply(
     data: dict[str, Any] | None = None,
     photos: list[_CheckedPhoto] | None = None,
     photo_kind: PhotoKind = PhotoKind.EVIDENCE,
+    carry: sla.Carry | None = None,
 ) -> CaseEvent:
-    """Move the case (compare-and-swap on its version), run its clocks and append the event."""
+    """Move the case (compare-and-swap on its version), run its clocks and append the event.
+    `carry`: what the service call's earlier actions read of the clocks (`sla.Carry`)."""
     _require_state(case, action)
     from_state = case.state
     target = action.target or State(case.state)
     now = clock.now()
+    # The compare-and-swap returns the row: the case is current without reading it again.
     _swap(case, state=target, version=F("version") + 1, updated_at=now, **(updates or {}))
-    case.refresh_from_db()
     by = actor.user if actor else None
-    _store_facts(case, sla.on_action(case, action.name, at=now, by=by))
+    _store_facts(case, sla.on_action(case, action.name, at=now, by=by, carry=carry))
     event = event_record(
         case=case,
         type=action.event,
@@ -219,14 +222,14 @@ def _swap(case: Case, **updates: Any) -> None:
     """The compare-and-swap of a transition: applies to the version the caller read, and to a
     case that is not in the KPI rollups. A rolled case (settled long ago, then reopened or rated
     by the centre, say) is locked and un-rolled first, in this transaction (cases.kpi_rollups);
-    otherwise another transition won."""
+    otherwise another transition won. The case takes the row's new values."""
     rows = Case.objects.filter(pk=case.pk, version=case.version)
-    if rows.filter(kpi_settled_at__isnull=True).update(**updates) == 1:
+    if update_returning(case, rows.filter(kpi_settled_at__isnull=True), updates):
         return
     if not rows.select_for_update().filter(kpi_settled_at__isnull=False).exists():
         raise errors.conflict()
     kpi_rollups.unroll(case.pk)
-    if rows.update(**updates) != 1:
+    if not update_returning(case, rows, updates):
         raise errors.conflict()
 
 
@@ -245,9 +248,8 @@ def _record(
     rows = Case.objects.filter(pk=case.pk)
     if check_version:
         rows = rows.filter(version=case.version)
-    if rows.update(version=F("version") + 1, updated_at=clock.now()) != 1:
+    if not update_returning(case, rows, {"version": F("version") + 1, "updated_at": clock.now()}):
         raise errors.conflict()
-    case.refresh_from_db()
     return event_record(
         case=case, type=type, actor=actor, note=note, is_public=is_public, data=data
     )
@@ -257,9 +259,9 @@ def _store_facts(case: Case, facts: dict[str, Any]) -> None:
     """Write the evaluation facts the clocks produced; the row is ours (the CAS just won)."""
     changed = {name: value for name, value in facts.items() if getattr(case, name) != value}
     if changed:
-        Case.objects.filter(pk=case.pk).update(**changed)
-        for name, value in changed.items():
-            setattr(case, name, value)
+        # The values as the database keeps them (a deadline computed in local time comes back
+        # in UTC), as a response that read the case again would show them.
+        update_returning(case, Case.objects.filter(pk=case.pk), changed)
 
 
 def _next_number(at: datetime) -> str:
@@ -474,8 +476,10 @@ def case_file(
     urgency = urgency or Urgency(case.urgency)
     updates: dict[str, Any] = {"category": category, "urgency": urgency, "filed_at": clock.now()}
     data = {"category": category.full_code, "urgency": urgency}
-    _apply(case, action, actor, updates=updates, note=note.strip(), data=data)
-    _auto_route(case)
+    # Filing and the automatic dispatch share the clocks and the time-limit configuration.
+    carry = sla.Carry()
+    _apply(case, action, actor, updates=updates, note=note.strip(), data=data, carry=carry)
+    _auto_route(case, carry=carry)
     return case
 
 
@@ -561,6 +565,7 @@ def _dispatch(
     note: str = "",
     route: routing.Route | None,
     auto: bool = False,
+    carry: sla.Carry | None = None,
 ) -> None:
     """Hand the case to a lead unit; the routing suggestion of the moment is kept with it."""
     updates = {"assigned_org": to, "dispatch_count": F("dispatch_count") + 1}
@@ -570,7 +575,7 @@ def _dispatch(
     }
     if auto and route is not None:
         data.update(auto=True, rule=route.rule.pk)
-    _apply(case, ACTIONS["dispatch"], actor, updates=updates, note=note, data=data)
+    _apply(case, ACTIONS["dispatch"], actor, updates=updates, note=note, data=data, carry=carry)
     now = clock.now()
     Dispatch.objects.create(
         case=case,
@@ -586,11 +591,11 @@ def _dispatch(
     case.assists.filter(organisation=to, ended_at__isnull=True).update(ended_at=now)
 
 
-def _auto_route(case: Case, *, exclude: int | None = None) -> None:
+def _auto_route(case: Case, *, exclude: int | None = None, carry: sla.Carry | None = None) -> None:
     """Dispatch at once when the best rule says so (never back to the unit that returned it)."""
     route = routing.route_for(case)
     if route is not None and route.auto and route.organisation.pk != exclude:
-        _dispatch(case, route.organisation, None, route=route, auto=True)
+        _dispatch(case, route.organisation, None, route=route, auto=True, carry=carry)
 
 
 def _settle_dispatch(case: Case, outcome: DispatchOutcome) -> None:

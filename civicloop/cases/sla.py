@@ -290,6 +290,18 @@ class _Ctx:
         return next((c for c in reversed(self.clocks()) if c.stage == stage), None)
 
 
+@dataclass
+class Carry:
+    """What the actions of one service call share, in its one transaction: the configuration
+    read for the first action, and the case's clocks as the last action left them. The case row
+    is locked by the first compare-and-swap until the commit, and the sweep cannot commit a
+    raised level without that lock (it bumps the case's version in the same transaction), so
+    the clocks read once stay current, as they do within one action."""
+
+    cfg: Config | None = None
+    clocks: list[CaseClock] | None = None
+
+
 Op = Callable[[_Ctx], None]
 
 
@@ -478,18 +490,24 @@ def on_action(
     fresh: bool = False,
     cfg: Config | None = None,
     unsaved: list[CaseClock] | None = None,
+    carry: Carry | None = None,
 ) -> dict[str, Any]:
     """Apply the action's clock operations; return the facts to store on the case. `cfg`: the
     configuration the caller already read in this transaction (saves checking it again).
-    `unsaved` (a fresh case not inserted yet): new clocks go there instead of the database."""
+    `unsaved` (a fresh case not inserted yet): new clocks go there instead of the database.
+    `carry`: shared with the other actions of the same service call (read once, kept)."""
     ops = _OPS.get(name)
     if not ops:
         return {}
-    ctx = _context(case, at, by, cfg)
+    ctx = _context(case, at, by, cfg or (carry.cfg if carry else None))
     ctx.fresh = fresh
     ctx.unsaved = unsaved
+    if carry is not None:
+        ctx._clocks = carry.clocks
     for op in ops:
         op(ctx)
+    if carry is not None:
+        carry.cfg, carry.clocks = ctx.cfg, ctx.clocks()
     return {**ctx.facts, **_derived(ctx)}
 
 
