@@ -143,6 +143,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares a statement on its connection once it has run this many times; only
+    # the hot paths' fixed statements can be prepared (`lib.rows.cursor`: server-side binding;
+    # Django's other queries bind on the client, which never prepares). 0 turns it off (a
+    # pooler in transaction mode without prepared-statement support, e.g. PgBouncer < 1.21).
+    DATABASES["default"]["OPTIONS"] = {
+        "prepare_threshold": envint("DB_PREPARE_THRESHOLD", "5") or None
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

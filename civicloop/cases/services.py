@@ -265,21 +265,36 @@ def _store_facts(case: Case, facts: dict[str, Any]) -> None:
 
 
 def _next_number(at: datetime) -> str:
-    prefix = settings.CASE_NUMBER_PREFIX
-    day = clock.local_date(at)
-    # One statement: the first number of the day inserts the row, later ones increment it under
-    # its row lock, so concurrent reports on one day get distinct numbers (PostgreSQL and
-    # SQLite ≥ 3.35 both have upserts with RETURNING).
-    table = CaseNumberSequence._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "
-            f"ON CONFLICT (prefix, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
-            [prefix, day],
-        )
+    statement = _number_lead(at)
+    with rows.cursor(connection.alias) as cursor:
+        cursor.execute(statement.sql, statement.params)
         row = cursor.fetchone()
     assert row is not None
-    return f"{prefix}{day:%Y%m%d}{int(row[0]):04d}"
+    return _number(at, row[0])
+
+
+def _number_lead(at: datetime) -> rows.Lead:
+    """The day's next number as the statement that draws it, and the case number's SQL.
+
+    One statement: the first number of the day inserts the row, later ones increment it under
+    its row lock, so concurrent reports on one day get distinct numbers (PostgreSQL and
+    SQLite ≥ 3.35 both have upserts with RETURNING). The SQL formats as `_number` does."""
+    prefix = settings.CASE_NUMBER_PREFIX
+    day = clock.local_date(at)
+    table = CaseNumberSequence._meta.db_table
+    return rows.Lead(
+        sql=f"INSERT INTO {table} (prefix, day, last) VALUES (%s, %s, 1) "
+        f"ON CONFLICT (prefix, day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+        params=[prefix, day],
+        field="number",
+        value="(%s || CASE WHEN {lead} < 10000 THEN lpad({lead}::text, 4, '0') "
+        "ELSE {lead}::text END)",
+        value_params=[f"{prefix}{day:%Y%m%d}"],
+    )
+
+
+def _number(at: datetime, last: int) -> str:
+    return f"{settings.CASE_NUMBER_PREFIX}{clock.local_date(at):%Y%m%d}{int(last):04d}"
 
 
 @dataclass(frozen=True)
@@ -355,7 +370,6 @@ def _valid_category(category: Category) -> Category:
 # ---------------------------------------------------------------- intake
 
 
-@transaction.atomic
 def case_report(
     *,
     by: User,
@@ -372,6 +386,10 @@ def case_report(
     reporter_phone: str = "",
     draft: bool = False,
 ) -> Case:
+    """A new case. Everything is checked and read first; then the day's number, the case, its
+    intake clock and its first event are written, on PostgreSQL in one statement, which is
+    atomic by itself: without photos no transaction block is opened for it (its BEGIN and
+    COMMIT were two round trips of the request). Anything else writes in one transaction."""
     description = _require_text(description, Code.DESCRIPTION_REQUIRED, _("请填写问题描述"))
     _valid_category(category)
     checked = _check_photos(photos)
@@ -381,7 +399,7 @@ def case_report(
     case_source = _report_source(by, source)
     now = clock.now()
     case = Case(
-        number=_next_number(now),
+        number="",  # drawn with the insert (`_insert_report`)
         state=State.DRAFT if draft else State.REPORTED,
         source=case_source,
         category=category,
@@ -415,12 +433,28 @@ def case_report(
         is_public=not draft,
         data={"source": case_source},
     )
-    # The case, its intake clock and its first event: one statement on PostgreSQL.
-    rows.insert_family(case, [*clocks, event])
-    events.publish(event)
     if checked:
-        _store_photos(case, event, checked, PhotoKind.BEFORE, by)
+        with transaction.atomic():
+            _insert_report(case, [*clocks, event], now)
+            events.publish(event)
+            _store_photos(case, event, checked, PhotoKind.BEFORE, by)
+    else:
+        _insert_report(case, [*clocks, event], now)
+        events.publish(event)  # in `commit` mode: after the commit (at once if it is done)
     return case
+
+
+def _insert_report(case: Case, children: list[Any], now: datetime) -> None:
+    """The day's number, the case, its intake clock and its first event: one statement on
+    PostgreSQL; elsewhere the same in a transaction."""
+    lead = _number_lead(now)
+    last = rows.insert_family_led(case, children, lead)
+    if last is not None:
+        case.number = _number(now, last)
+        return
+    with transaction.atomic():
+        case.number = _next_number(now)
+        rows.insert_family(case, children)
 
 
 @transaction.atomic

@@ -13,20 +13,62 @@ once per model and connection. Anything outside that plain case goes through `sa
 first clock and its first event) in one statement on PostgreSQL, a round trip each saved:
 data-modifying CTEs, the children taking the parent's id from the parent's `RETURNING`. Other
 databases, and anything outside the plain case, get one `insert` after the other.
+
+`cursor(using)` is the cursor these statements (and other fixed statements of hot paths) are
+sent through: on PostgreSQL one that binds the parameters on the server, so that psycopg
+prepares a statement once it has run `prepare_threshold` times (5, psycopg's default) on the
+connection, and PostgreSQL parses and plans it once per connection instead of on every request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import connections, router
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, ForeignObject, Model
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.signals import post_save, pre_save
 
 _Statement = tuple[str, list[Field]]
 _statements: dict[tuple[type[Model], str], _Statement | None] = {}
+
+
+@contextmanager
+def cursor(using: str) -> Iterator[CursorWrapper]:
+    """Django's cursor of `using` (its checks, execute wrappers and query log); on PostgreSQL
+    with server-side binding, which lets psycopg prepare a statement that is repeated.
+
+    Only for statements built once from code, with a parameter for every value: the site's
+    other queries keep Django's default client-side binding, under which some ORM queries
+    (parameters in a GROUP BY, …) are valid that server-side binding would refuse. A statement
+    is prepared on its own connection only (nothing is shared between connections or
+    processes), and PostgreSQL replans a prepared statement itself when a table it uses
+    changes (a migration)."""
+    connection = connections[using]
+    # While queries are logged (DEBUG, tests capturing them), Django's cursor: its log shows a
+    # server-bound statement as `$1` placeholders and a prepared one not at all.
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        with connection.cursor() as plain:
+            yield plain
+        return
+    # Defined only under psycopg 3 (the stubs know the psycopg 2 module).
+    from django.db.backends.postgresql.base import ServerBindingCursor  # type: ignore[attr-defined]
+
+    connection.ensure_connection()
+    raw = connection.connection
+    factory = raw.cursor_factory
+    # Django's own cursor path (health check, time zone, wrappers) with the other class.
+    raw.cursor_factory = ServerBindingCursor
+    try:
+        wrapper = connection.cursor()
+    finally:
+        raw.cursor_factory = factory
+    with wrapper:
+        yield wrapper
 
 
 def insert(obj: Model) -> None:
@@ -37,9 +79,9 @@ def insert(obj: Model) -> None:
         obj.save(force_insert=True, using=using)
         return
     sql, params = prepared
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    with cursor(using) as c:
+        c.execute(sql, params)
+        row = c.fetchone()
     assert row is not None
     _inserted(obj, using, row[0])
 
@@ -48,35 +90,71 @@ def insert_family(parent: Model, children: Sequence[Model]) -> None:
     """Insert `parent` and `children` (new instances, each with a foreign key set to the
     unsaved `parent`) as `insert` would, one after the other; one statement on PostgreSQL."""
     using = router.db_for_write(type(parent), instance=parent)
-    statements = _family(parent, children, using)
-    if statements is None:
+    if _family_statement(parent, children, using, None) is None:
         insert(parent)
         for child in children:
             insert(child)
-        return
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A statement run first in a family's statement, returning one value (`sql`, `params`:
+    e.g. an upsert … RETURNING), and the parent's field computed from that value: `value`,
+    the field's SQL, in which `{lead}` stands for the returned value (`value_params` its
+    parameters)."""
+
+    sql: str
+    params: list[Any]
+    field: str
+    value: str
+    value_params: list[Any]
+
+
+def insert_family_led(parent: Model, children: Sequence[Model], lead: Lead) -> Any:
+    """`insert_family` after `lead`, all in one statement (and so all or nothing without a
+    transaction block); the value `lead` returned. None, and nothing written: not PostgreSQL
+    or not plain (the caller runs the lead and `insert_family` in a transaction itself)."""
+    using = router.db_for_write(type(parent), instance=parent)
+    return _family_statement(parent, children, using, lead)
+
+
+def _family_statement(
+    parent: Model, children: Sequence[Model], using: str, lead: Lead | None
+) -> Any:
+    """Run the family's one statement: None if it cannot be one (nothing is written), else
+    the lead's value (True without a lead)."""
+    statements = _family(parent, children, using, lead)
+    if statements is None:
+        return None
     parts, params = [], []
+    if lead is not None:
+        parts.append(f"l0 AS ({lead.sql})")
+        params += lead.params
     for i, (sql, child_params) in enumerate(statements):
         parts.append(f"r{i} AS ({sql})")
         params += child_params
-    ids = ", ".join(f"(SELECT * FROM r{i})" for i in range(len(statements)))
-    with connections[using].cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} SELECT {ids}", params)
-        row = cursor.fetchone()
+    values = [f"(SELECT * FROM r{i})" for i in range(len(statements))]
+    if lead is not None:
+        values.append("(SELECT * FROM l0)")
+    with cursor(using) as c:
+        c.execute(f"WITH {', '.join(parts)} SELECT {', '.join(values)}", params)
+        row = c.fetchone()
     assert row is not None
     _inserted(parent, using, row[0])
-    for child, pk in zip(children, row[1:], strict=True):
+    for child, pk in zip(children, row[1 : 1 + len(children)], strict=True):
         child._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
         _inserted(child, using, pk)
+    return row[-1] if lead is not None else True
 
 
 def _family(
-    parent: Model, children: Sequence[Model], using: str
+    parent: Model, children: Sequence[Model], using: str, lead: Lead | None
 ) -> list[tuple[str, list[Any]]] | None:
     """The INSERTs of a family for one WITH statement, or None: not PostgreSQL, not plain, or
     a child not pointing at the parent (or at another unsaved object)."""
     if connections[using].vendor != "postgresql":
         return None
-    first = _prepared(parent, using)
+    first = _prepared(parent, using, lead=lead)
     if first is None:
         return None
     statements = [first]
@@ -105,9 +183,12 @@ def _link(child: Model, parent: Model) -> Field | None:
     return link
 
 
-def _prepared(obj: Model, using: str, link: Field | None = None) -> tuple[str, list[Any]] | None:
+def _prepared(
+    obj: Model, using: str, link: Field | None = None, lead: Lead | None = None
+) -> tuple[str, list[Any]] | None:
     """The INSERT … RETURNING id of `obj` and its parameters; `link`: a foreign key to the
-    family's parent, given as `(SELECT * FROM r0)`. None: `obj` needs `save()`."""
+    family's parent, given as `(SELECT * FROM r0)`; `lead`: a field computed from the lead's
+    value. None: `obj` needs `save()`."""
     connection = connections[using]
     statement = _statement(type(obj), using)
     if statement is None or not _plain(obj, connection.features.can_return_columns_from_insert):
@@ -118,13 +199,19 @@ def _prepared(obj: Model, using: str, link: Field | None = None) -> tuple[str, l
     values = [field.pre_save(obj, True) for field in fields]
     if any(hasattr(value, "resolve_expression") for value in values):
         return None  # an expression: the ORM compiles it
-    params = [
-        _PARENT if field is link else field.get_db_prep_save(value, connection)
-        for field, value in zip(fields, values, strict=True)
-    ]
-    if link is not None:
-        sql = sql % tuple("(SELECT * FROM r0)" if p is _PARENT else "%s" for p in params)
-        params = [p for p in params if p is not _PARENT]
+    params: list[Any] = []
+    marks: list[str] = []
+    for field, value in zip(fields, values, strict=True):
+        if field is link:
+            marks.append("(SELECT * FROM r0)")
+        elif lead is not None and field.name == lead.field:
+            marks.append(lead.value.format(lead="(SELECT * FROM l0)"))
+            params += lead.value_params
+        else:
+            marks.append("%s")
+            params.append(field.get_db_prep_save(value, connection))
+    if link is not None or lead is not None:
+        sql = sql % tuple(marks)
     return sql, params
 
 
@@ -132,9 +219,6 @@ def _inserted(obj: Model, using: str, pk: Any) -> None:
     setattr(obj, obj._meta.pk.attname, pk)
     obj._state.adding = False
     obj._state.db = using
-
-
-_PARENT = object()
 
 
 def _plain(obj: Model, returning: bool) -> bool:
@@ -198,9 +282,9 @@ class Select(Generic[M]):
         using = router.db_for_read(self.model)
         connection = connections[using]
         sql, parts = self._build(using)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+        with cursor(using) as c:
+            c.execute(sql, params)
+            rows = c.fetchall()
         return [self._instance(row, parts, connection, using) for row in rows]
 
     def _instance(self, row: Sequence[Any], parts: list[_Part], connection: Any, using: str) -> M:

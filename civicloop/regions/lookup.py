@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
+from civicloop.lib.rows import cursor as prepared_cursor
 from civicloop.regions.errors import Code, RegionError
 from civicloop.regions.geometry import check_lat_lon, parse_boundary
 from civicloop.regions.models import Level, Region
@@ -232,7 +233,7 @@ def _probe(codes: list[str], probes: Sequence[str]) -> tuple[Any, tuple[Any, ...
         join = f"LEFT JOIN {table} r ON 1 = 0"
     width = 1 + len(probes)
     # Table and column names come from model metadata, the probes from code; codes are params.
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection.alias) as cursor:
         cursor.execute(f"SELECT {scalars}, {columns} FROM (SELECT 1 AS one) f {join}", codes)
         rows = cursor.fetchall()
     regions = [

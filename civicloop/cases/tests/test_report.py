@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from civicloop.cases.models import Case, CaseEvent, Photo
+from civicloop.cases.models import Case, CaseEvent, CaseNumberSequence, Photo
 from civicloop.conftest import IN_GRID, IN_OTHER_TOWN, OUTSIDE, People, World, jpeg, photo_file
 from civicloop.lib import clock
 
@@ -48,6 +48,19 @@ def test_case_numbers_follow_the_local_day(people: People, world: World, client_
         first = _report(client).json()["number"]
         second = _report(client).json()["number"]
     assert (first, second) == ("YW202611260001", "YW202611260002")
+
+
+def test_case_numbers_past_9999_keep_every_digit(
+    people: People, world: World, client_for: Any
+) -> None:
+    """The number drawn in the insert's statement (PostgreSQL) is the one the response names."""
+    at = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)
+    CaseNumberSequence.objects.create(prefix="YW", day=dt.date(2026, 11, 26), last=9998)
+    client = client_for(people.resident)
+    with clock.frozen(at):
+        numbers = [_report(client).json()["number"] for _ in range(2)]
+    assert numbers == ["YW202611269999", "YW2026112610000"]
+    assert list(Case.objects.order_by("id").values_list("number", flat=True)) == numbers
 
 
 def test_photos_are_kept_as_evidence_and_published_stripped(
@@ -258,9 +271,10 @@ def test_reporting_costs_a_fixed_number_of_queries(
 ) -> None:
     """A regression guard on the write path of POST /cases (no photo): session and user, the
     category, one statement for the grid index's and the time-limit configuration's freshness
-    with the grid's regions, the reporter's memberships, the day's number (one upsert), then
-    the case with its intake clock and its first event: one statement on PostgreSQL, three
-    elsewhere. Notifications are the outbox worker's (CASE_EVENT_DELIVERY=worker)."""
+    with the grid's regions, the reporter's memberships, then the day's number (one upsert),
+    the case, its intake clock and its first event: one statement on PostgreSQL (atomic by
+    itself, so no transaction block either), four elsewhere. Notifications are the outbox
+    worker's (CASE_EVENT_DELIVERY=worker)."""
     settings.CASE_EVENT_DELIVERY = "worker"
     client = client_for(people.resident)
     assert _report(client).status_code == 201  # warms the grid index and time-limit caches
@@ -270,9 +284,14 @@ def test_reporting_costs_a_fixed_number_of_queries(
     sql = _statements(ctx.captured_queries)
     tables = [[t for t in TABLES if re.search(rf'[" ]{t}[" )]', s)] for s in sql]
     inserts = (
-        [["cases_caseclock", "cases_caseevent", "cases_case"]]
+        [["cases_casenumbersequence", "cases_caseclock", "cases_caseevent", "cases_case"]]
         if connection.vendor == "postgresql"
-        else [["cases_case"], ["cases_caseclock"], ["cases_caseevent"]]
+        else [
+            ["cases_casenumbersequence"],
+            ["cases_case"],
+            ["cases_caseclock"],
+            ["cases_caseevent"],
+        ]
     )
     assert tables == [
         ["django_session"],
@@ -281,7 +300,6 @@ def test_reporting_costs_a_fixed_number_of_queries(
         # the grid index's fingerprint, the grid's regions, the time-limit configuration's
         ["cases_workcalendarday", "cases_workingperiod", "regions_region"],
         ["accounts_membership", "accounts_organisation", "regions_region"],
-        ["cases_casenumbersequence"],
         *inserts,
     ]
 

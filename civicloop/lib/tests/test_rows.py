@@ -115,6 +115,49 @@ def test_insert_family_refuses_a_child_with_another_unsaved_object() -> None:
         rows.insert_family(kind, [entry])
 
 
+def test_insert_family_led_computes_a_field_from_the_lead_in_the_same_statement() -> None:
+    kind = ContentType(app_label="civicloop_test", model="")
+    children = [Permission(name="看", codename="view_led", content_type=kind)]
+    lead = rows.Lead(
+        sql="SELECT %s::int * 2",
+        params=[21],
+        field="model",
+        value="(%s || {lead}::text)",
+        value_params=["thing_"],
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        value = rows.insert_family_led(kind, children, lead)
+    if connection.vendor != "postgresql":
+        # Not one statement: nothing written, the caller runs the lead and the family itself.
+        assert (value, ctx.captured_queries, kind.pk) == (None, [], None)
+        return
+    assert (value, len(ctx.captured_queries)) == (42, 1)
+    stored = ContentType.objects.get(pk=kind.pk)
+    assert stored.model == "thing_42"
+    assert Permission.objects.get(pk=children[0].pk).content_type_id == kind.pk
+
+
+def test_cursor_lets_postgresql_prepare_a_repeated_statement() -> None:
+    """On PostgreSQL a statement is prepared on its connection once psycopg has seen it
+    `prepare_threshold` times; while queries are logged, the log shows it with its values."""
+    sql = "SELECT %s + 1 AS civicloop_prepared_probe"
+    for i in range(6):
+        with rows.cursor("default") as cursor:
+            cursor.execute(sql, [i])
+            assert cursor.fetchone()[0] == i + 1
+    with CaptureQueriesContext(connection) as ctx, rows.cursor("default") as cursor:
+        cursor.execute(sql, [7])
+    assert [q["sql"] for q in ctx.captured_queries] == [sql % 7]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%civicloop_prepared_probe%"],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
 def test_select_reads_what_the_orm_reads() -> None:
     user = User.objects.create(
         mobile="13800000004", name="赵磊", is_staff=True, last_login=timezone.now()
