@@ -38,7 +38,7 @@ def main() -> None:
 
     resident = cases_bench._client(next(m for m, _n, role in NAMED if role == "resident"))
     lat, lon = cases_bench._xiaozici_point()
-    report = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
+    report: dict[str, object] = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
     report |= {"lat": lat, "lon": lon}
 
     def bare() -> None:

@@ -44,7 +44,7 @@ def main() -> None:
     resident = cases_bench._client(mobiles["resident"])
     clerk = cases_bench._client(mobiles["intake_clerk"])
     lat, lon = cases_bench._xiaozici_point()
-    report = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
+    report: dict[str, object] = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
     report |= {"lat": lat, "lon": lon}
     numbers: list[str] = []
 

@@ -180,8 +180,8 @@ def histogram_quantile(scrapes: list[str], name: str, quantile: float) -> float:
     for text in scrapes:
         for line in text.splitlines():
             if line.startswith(f"{name}_bucket{{le="):
-                bound = line.split('"')[1]
-                key = math.inf if bound == "+Inf" else float(bound)
+                label = line.split('"')[1]
+                key = math.inf if label == "+Inf" else float(label)
                 buckets[key] = buckets.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
     total = buckets[max(buckets)] if buckets else 0.0
     if not total:
