@@ -22,6 +22,7 @@ Who drains the outbox is the setting `CASE_EVENT_DELIVERY`:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
@@ -89,12 +90,17 @@ def deliver_pending(*, limit: int = 200, only: Sequence[int] | None = None) -> i
         return len(batch)
 
 
-def drain(*, batch: int = 200) -> int:
-    """Deliver every event committed so far (what `civicloop notify` does each round)."""
+def drain(*, batch: int = 200, pause: float = 0.0) -> int:
+    """Deliver every event committed so far (what `civicloop notify` does each round), `batch`
+    events per transaction, waiting `pause` seconds between transactions."""
     total = 0
-    while done := deliver_pending(limit=batch):
+    while True:
+        done = deliver_pending(limit=batch)
         total += done
-    return total
+        if done < batch:  # the outbox is empty; later events are the next round's
+            return total
+        if pause:
+            time.sleep(pause)
 
 
 def pending_count() -> int:

@@ -76,6 +76,24 @@ def test_events_are_delivered_oldest_first_in_batches(
 
 
 @pytest.mark.usefixtures("worker_mode")
+def test_notify_on_sqlite_waits_between_batches_so_other_writers_get_the_lock(
+    people: People, world: World, seen: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's waiting writers poll every 100 ms: a drain that began its next batch at once
+    starved them (the demo's rollup workers hit their busy timeout). PostgreSQL needs no pause."""
+    cases = [reported(people) for _ in range(5)]
+    pauses: list[float] = []
+    monkeypatch.setattr(events.time, "sleep", pauses.append)
+    out = StringIO()
+    call_command("notify", "--batch", "2", stdout=out)
+    assert out.getvalue() == "notify: 5 events delivered\n"
+    # batches of 2, 2 and 1: a pause after each full batch, none after the last
+    assert pauses == ([0.25, 0.25] if connection.vendor == "sqlite" else [])
+    ids = list(CaseEvent.objects.filter(case__in=cases).order_by("pk").values_list("pk", flat=True))
+    assert seen == ids
+
+
+@pytest.mark.usefixtures("worker_mode")
 def test_a_rolled_back_change_leaves_nothing_to_deliver(people: People, world: World) -> None:
     with pytest.raises(RuntimeError), transaction.atomic():
         reported(people)

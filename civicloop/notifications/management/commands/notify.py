@@ -8,9 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandParser
+from django.db import connection
 
 from civicloop.cases.events import drain
 from civicloop.lib.worker import LoopCommand, positive_int
+
+# SQLite has one writer at a time, and a waiting writer (the demo's other workers) polls for
+# the lock only every 100 ms once it has waited a quarter of a second (SQLite's busy handler).
+# A drain that commits a batch and begins the next at once leaves them no opening: they ran out
+# their 20-s busy timeout while `notify` delivered the demo's few thousand events. Waiting
+# longer than one poll between batches lets each of them in.
+SQLITE_PAUSE = 0.25
 
 
 class Command(LoopCommand):
@@ -25,7 +33,8 @@ class Command(LoopCommand):
         )
 
     def run_pass(self, options: dict[str, Any]) -> str | None:
-        delivered = drain(batch=options["batch"])
+        pause = SQLITE_PAUSE if connection.vendor == "sqlite" else 0.0
+        delivered = drain(batch=options["batch"], pause=pause)
         if delivered or not options["loop"]:
             return f"notify: {delivered} events delivered"
         return None
