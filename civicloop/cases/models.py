@@ -673,7 +673,12 @@ class CaseClock(models.Model):
                 include=["on_time", "stopped_at", "stopped_by"],
                 name="case_clock_stage_due",
             ),
-            models.Index(fields=["kpi_settled_at"], name="case_clock_kpi_settled"),
+            # A report reads the unrolled clocks of one stage in its period: with the stage and
+            # the deadline in this index that is one precise range, where the mark alone made
+            # PostgreSQL AND it with the whole stage's deadlines (884,000 entries for 1M cases).
+            models.Index(
+                fields=["kpi_settled_at", "stage", "due_at"], name="case_clock_kpi_settled"
+            ),
         ]
 
     def __str__(self) -> str:
