@@ -64,7 +64,6 @@ from civicloop.cases.schemas import (
     SuperviseIn,
     SupervisionOut,
 )
-from civicloop.lib import rows
 from civicloop.lib.errors import DomainError
 
 router = Router(tags=["cases"])
@@ -95,18 +94,8 @@ def _uploads(files: list[UploadedFile] | None) -> list[services.PhotoUpload]:
     return uploads
 
 
-# A 小类 by kind and code (unique): every report and reclassification reads it, so the query
-# is built once (`Category.objects.filter(kind=…, full_code=…, parent__isnull=False)`).
-_MINOR_CATEGORY = rows.Select(
-    Category, "t0.kind = %s AND t0.full_code = %s AND t0.parent_id IS NOT NULL"
-)
-
-
 def _category(kind: str, code: str) -> Category:
-    found = _MINOR_CATEGORY.all([kind, code])
-    if not found:
-        raise errors.invalid(Code.CATEGORY_INVALID, _("请选择有效的小类"))
-    return found[0]
+    return services.category_by_code(kind, code)
 
 
 def _organisation(code: str) -> Organisation:
@@ -474,7 +463,8 @@ def report_case(
     `?detail=true` it is the full case, as `GET /cases/{number}` returns it."""
     case = services.case_report(
         by=_user(request),
-        category=_category(payload.kind, payload.category),
+        # Read by the service with the placement and the reporter's memberships.
+        category=services.CategoryCode(payload.kind, payload.category),
         description=payload.description,
         lat=payload.lat,
         lon=payload.lon,
