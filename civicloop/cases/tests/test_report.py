@@ -328,3 +328,26 @@ TABLES = (
     "cases_case",
     "regions_region",
 )
+
+
+@pytest.mark.parametrize("table", ["cases_case", "cases_caseevent"])
+def test_a_report_writes_no_index_another_index_already_serves(table: str) -> None:
+    """Every report inserts into every index of the case and event tables: none may repeat the
+    leading columns of another (the foreign keys' and the state's own indexes, PostgreSQL's
+    LIKE twins of the state and the number were dropped; a unique or primary key stays)."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    indexes = [c for c in found.values() if c["index"] or c["unique"] or c["primary_key"]]
+    keys = [tuple(c["columns"]) for c in indexes]
+    # No twin (number's LIKE index, …); the outbox's partial index of the events' ids is not
+    # one of their primary key.
+    others = [tuple(c["columns"]) for c in indexes if not c["primary_key"]]
+    assert len(others) == len(set(others)), sorted(others)
+    for c in indexes:
+        if c["unique"] or c["primary_key"] or len(c["columns"]) != 1:
+            continue
+        column = c["columns"][0]
+        wider = [k for k in keys if len(k) > 1 and k[0] == column]
+        assert not wider, (column, wider)
+    if table == "cases_case":
+        assert ("number",) in keys and ("state",) not in keys
