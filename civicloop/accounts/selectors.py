@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q
 
@@ -47,6 +48,19 @@ def memberships_of(user: User) -> list[Membership]:
         cached = _ACTIVE_MEMBERSHIPS.all([user.pk, True])
         user._civicloop_memberships = cached  # type: ignore[attr-defined]
     return cached
+
+
+def memberships_branch(user: User, using: str) -> rows.Branch | None:
+    """The SELECT `memberships_of(user)` sends, as a branch of a statement the caller sends
+    anyway (`rows.union`); its rows go to `memberships_loaded`. None: already loaded."""
+    if getattr(user, "_civicloop_memberships", None) is not None:
+        return None
+    return _ACTIVE_MEMBERSHIPS.branch([user.pk, True], using)
+
+
+def memberships_loaded(user: User, found: list[tuple[Any, ...]], using: str) -> None:
+    """`memberships_of(user)` from now on: the rows of `memberships_branch` the caller read."""
+    user._civicloop_memberships = _ACTIVE_MEMBERSHIPS.instances(found, using)  # type: ignore[attr-defined]
 
 
 def roles_of(user: User) -> set[Role]:

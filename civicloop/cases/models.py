@@ -303,14 +303,19 @@ class CaseQuerySet(models.QuerySet["Case"]):
 
 
 class Case(models.Model):
+    # Unique; PostgreSQL's extra `varchar_pattern_ops` index of it (for LIKE 'prefix%', which
+    # nothing sends: the search is icontains) is dropped by migration 0007.
     number = models.CharField(_("案件编号"), max_length=20, unique=True)
-    state = models.CharField(_("状态"), max_length=24, choices=State.choices, db_index=True)
+    # No index of its own (nor PostgreSQL's LIKE twin): (state, town, -reported_at) leads with
+    # it. Every index here is written by every report (see Meta.indexes).
+    state = models.CharField(_("状态"), max_length=24, choices=State.choices)
     # Bumped by every transition; a transition only applies to the version it read (see
     # services._apply), so of two concurrent transitions exactly one wins.
     version = models.PositiveIntegerField(default=1)
     source = models.CharField(_("来源"), max_length=20, choices=Source.choices)
+    # Indexed by (category, state), as reporter and assigned_org by theirs below.
     category = models.ForeignKey(
-        Category, models.PROTECT, related_name="cases", verbose_name=_("分类")
+        Category, models.PROTECT, related_name="cases", verbose_name=_("分类"), db_index=False
     )
     description = models.TextField(_("问题描述"))
     urgency = models.CharField(
@@ -338,6 +343,7 @@ class Case(models.Model):
         blank=True,
         related_name="reported_cases",
         verbose_name=_("上报人"),
+        db_index=False,
     )
     reporter_name = models.CharField(_("上报人姓名"), max_length=50, blank=True)
     reporter_phone = models.CharField(_("上报人电话"), max_length=20, blank=True)
@@ -349,6 +355,7 @@ class Case(models.Model):
         blank=True,
         related_name="assigned_cases",
         verbose_name=_("责任单位"),
+        db_index=False,
     )
     parent = models.ForeignKey(
         "self",
@@ -523,7 +530,8 @@ class EventType(models.TextChoices):
 class CaseEvent(models.Model):
     """One immutable entry of a case's timeline; written only by cases.events."""
 
-    case = models.ForeignKey(Case, models.CASCADE, related_name="events")
+    # Indexed by the unique (case, seq).
+    case = models.ForeignKey(Case, models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveIntegerField(_("序号"))
     type = models.CharField(_("类型"), max_length=32, choices=EventType.choices)
     at = models.DateTimeField(_("时间"))

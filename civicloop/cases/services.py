@@ -26,7 +26,12 @@ from civicloop.accounts.models import (
     Role,
     User,
 )
-from civicloop.accounts.selectors import Actor, memberships_of
+from civicloop.accounts.selectors import (
+    Actor,
+    memberships_branch,
+    memberships_loaded,
+    memberships_of,
+)
 from civicloop.cases import errors, events, kpi_rollups, routing, sla
 from civicloop.cases.errors import Code
 from civicloop.cases.events import event_record
@@ -61,8 +66,24 @@ from civicloop.cases.workflow import ACTIONS, Action
 from civicloop.lib import clock, photos, rows
 from civicloop.lib.errors import DomainError, Forbidden
 from civicloop.lib.updates import update_returning
-from civicloop.regions.lookup import Placement, locate, locate_all, locate_all_probing
+from civicloop.regions.geometry import check_lat_lon
+from civicloop.regions.lookup import (
+    Placement,
+    locate,
+    locate_all,
+    locate_all_probing,
+    locate_all_riding,
+)
 from civicloop.regions.models import Region
+
+
+@dataclass(frozen=True)
+class CategoryCode:
+    """A 小类 as a client names it (kind and full code, e.g. event 0102): `case_report` reads it
+    in the statement it reads the placement with."""
+
+    kind: str
+    code: str
 
 
 @dataclass(frozen=True)
@@ -367,13 +388,57 @@ def _valid_category(category: Category) -> Category:
     return category
 
 
+# A 小类 by kind and code (unique): every report and reclassification reads it, so the query
+# is built once (`Category.objects.filter(kind=…, full_code=…, parent__isnull=False)`).
+_MINOR_CATEGORY = rows.Select(
+    Category, "t0.kind = %s AND t0.full_code = %s AND t0.parent_id IS NOT NULL"
+)
+
+
+def category_by_code(kind: str, code: str) -> Category:
+    """The 小类 of that kind and full code; `category_invalid` if there is none (an inactive
+    one is returned: the services refuse it for new work)."""
+    found = _MINOR_CATEGORY.all([kind, code])
+    if not found:
+        raise errors.invalid(Code.CATEGORY_INVALID, _("请选择有效的小类"))
+    return found[0]
+
+
+@dataclass(frozen=True)
+class _ReportReads:
+    category: Category | None  # None: no such 小类
+    placement: Placement | None  # None: outside every grid (or the point is invalid)
+    config: sla.Config
+
+
+def _report_reads(by: User, category: CategoryCode, lat: float, lon: float) -> _ReportReads:
+    """What a report reads before it writes, in one statement: the grid index's and the
+    time-limit configuration's freshness, the regions of the point's grid, the category and
+    the reporter's memberships (then `memberships_of(by)` has them)."""
+    using = connection.alias
+    riders = [_MINOR_CATEGORY.branch([category.kind, category.code], using)]
+    memberships = memberships_branch(by, using)
+    if memberships is not None:
+        riders.append(memberships)
+    placement: Placement | None = None
+    if check_lat_lon(lat, lon):  # else the point is refused in its turn, after the category
+        placement, fingerprint, found = locate_all_riding(lat, lon, sla.FINGERPRINT_PROBES, riders)
+        cfg = sla.config(fingerprint)
+    else:
+        found, cfg = rows.union(using, riders), sla.config()
+    if memberships is not None:
+        memberships_loaded(by, found[1], using)
+    categories = _MINOR_CATEGORY.instances(found[0], using)
+    return _ReportReads(categories[0] if categories else None, placement, cfg)
+
+
 # ---------------------------------------------------------------- intake
 
 
 def case_report(
     *,
     by: User,
-    category: Category,
+    category: Category | CategoryCode,
     description: str,
     lat: float,
     lon: float,
@@ -389,13 +454,27 @@ def case_report(
     """A new case. Everything is checked and read first; then the day's number, the case, its
     intake clock and its first event are written, on PostgreSQL in one statement, which is
     atomic by itself: without photos no transaction block is opened for it (its BEGIN and
-    COMMIT were two round trips of the request). Anything else writes in one transaction."""
+    COMMIT were two round trips of the request). Anything else writes in one transaction.
+
+    `category` by its code (what a client sends) is read with the placement and the
+    reporter's memberships, in one statement; the checks keep their order either way."""
+    if isinstance(category, CategoryCode):
+        reads = _report_reads(by, category, lat, lon)
+        if reads.category is None:
+            raise errors.invalid(Code.CATEGORY_INVALID, _("请选择有效的小类"))
+        category = reads.category
+    else:
+        reads = None
     description = _require_text(description, Code.DESCRIPTION_REQUIRED, _("请填写问题描述"))
     _valid_category(category)
     checked = _check_photos(photos)
-    # One statement: the grid index's and the time-limit configuration's freshness, and the
-    # regions of the grid; the configuration serves the version and the intake clock.
-    place, cfg = _place_and_config(lat, lon)
+    if reads is not None:
+        _check_point(lat, lon)
+        place, cfg = _place_of(lat, lon, reads.placement), reads.config
+    else:
+        # One statement: the grid index's and the time-limit configuration's freshness, and
+        # the regions of the grid; the configuration serves the version and the intake clock.
+        place, cfg = _place_and_config(lat, lon)
     case_source = _report_source(by, source)
     now = clock.now()
     case = Case(

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from civicloop.lib.rows import cursor as prepared_cursor
+from civicloop.lib import rows
 from civicloop.regions.errors import Code, RegionError
 from civicloop.regions.geometry import check_lat_lon, parse_boundary
 from civicloop.regions.models import Level, Region
@@ -146,26 +146,37 @@ def locate_all_probing(
 ) -> tuple[Placement | None, tuple[Any, ...]]:
     """`locate_all`, plus the values of the caller's scalar SQL `probes` (constant SQL from
     code, never input; e.g. another cache's freshness) read in the same statement."""
+    placement, values, _rows = locate_all_riding(lat, lon, probes)
+    return placement, values
+
+
+def locate_all_riding(
+    lat: float, lon: float, probes: Sequence[str] = (), riders: Sequence[rows.Branch] = ()
+) -> tuple[Placement | None, tuple[Any, ...], list[list[tuple[Any, ...]]]]:
+    """`locate_all_probing`, plus the rows of the caller's SELECTs `riders`, read in the same
+    statement as the placement (the first one, if the index has to be rebuilt)."""
     _check(lat, lon)
     index, rebuilt = _cache.current(), False
     values: tuple[Any, ...] = ()
+    rider_rows: list[list[tuple[Any, ...]]] = []
     for _attempt in range(4):
         found = index.find(lat, lon) if index is not None else None
         codes = [code for code in found[1].split("/") if code] if found else []
-        fingerprint, values, regions = _probe(codes, probes)
+        fingerprint, values, regions, read = _probe(codes, probes, () if rider_rows else riders)
+        rider_rows = rider_rows or read
         # New or changed grids: rebuild and look again. An index built in this call is fresh
         # enough even if grids changed since (as a lookup that probes first, then reads).
         if index is None or (index.fingerprint != fingerprint and not rebuilt):
             index, rebuilt = _cache.for_fingerprint(fingerprint), True
             continue
         if found is None:
-            return None, values
+            return None, values, rider_rows
         by_level = {r.level: r for r in regions}
         if by_level.get(Level.GRID) is not None and by_level[Level.GRID].pk == found[0]:
-            return _placement(by_level), values
+            return _placement(by_level), values, rider_rows
         invalidate_grid_index()  # deleted since the index was built
         index, rebuilt = None, False
-    return None, values
+    return None, values, rider_rows
 
 
 def _placement(by_level: dict[str, Region]) -> Placement | None:
@@ -221,27 +232,40 @@ def _fingerprint() -> Any:
     return row[0] if row else None
 
 
-def _probe(codes: list[str], probes: Sequence[str]) -> tuple[Any, tuple[Any, ...], list[Region]]:
-    """(fingerprint, probe values, regions with these codes) in one statement."""
-    scalars = ", ".join([_FINGERPRINT, *probes])
+def _probe(
+    codes: list[str], probes: Sequence[str], riders: Sequence[rows.Branch] = ()
+) -> tuple[Any, tuple[Any, ...], list[Region], list[list[tuple[Any, ...]]]]:
+    """(fingerprint, probe values, regions with these codes, the riders' rows) in one
+    statement."""
     table = Region._meta.db_table
-    columns = ", ".join(f"r.{connection.ops.quote_name(name)}" for name in _REGION_FIELDS)
     if codes:
         marks = ", ".join(["%s"] * len(codes))
         join = f"LEFT JOIN {table} r ON r.code IN ({marks})"
     else:
         join = f"LEFT JOIN {table} r ON 1 = 0"
-    width = 1 + len(probes)
-    # Table and column names come from model metadata, the probes from code; codes are params.
-    with prepared_cursor(connection.alias) as cursor:
-        cursor.execute(f"SELECT {scalars}, {columns} FROM (SELECT 1 AS one) f {join}", codes)
-        rows = cursor.fetchall()
+    scalars = (_FINGERPRINT, *probes)
+    head = rows.Branch(
+        columns=(*scalars, *_region_columns()),
+        # The first branch: its values type the columns (the NULLs of the others need none).
+        types=(None,) * (len(scalars) + len(_REGION_FIELDS)),
+        # Table and column names come from model metadata, the probes from code; codes are
+        # parameters.
+        source=f"FROM (SELECT 1 AS one) f {join}",
+        params=tuple(codes),
+    )
+    found = rows.union(connection.alias, [head, *riders])
+    width = len(scalars)
     regions = [
         Region.from_db(connection.alias, _REGION_FIELDS, row[width:])
-        for row in rows
+        for row in found[0]
         if row[width] is not None
     ]
-    return rows[0][0], tuple(rows[0][1:width]), regions
+    first = found[0][0]
+    return first[0], tuple(first[1:width]), regions, found[1:]
+
+
+def _region_columns() -> list[str]:
+    return [f"r.{connection.ops.quote_name(name)}" for name in _REGION_FIELDS]
 
 
 def _shape_or_none(path: str, boundary: object) -> BaseGeometry | None:

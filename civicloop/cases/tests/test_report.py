@@ -87,6 +87,10 @@ def test_photos_are_kept_as_evidence_and_published_stripped(
         ({"description": "   "}, 422, "description_required"),
         ({"category": "9999"}, 422, "category_invalid"),
         ({"category": "01"}, 422, "category_invalid"),
+        # the category is checked first, as before it was read with the placement
+        ({"category": "9999", "description": "   "}, 422, "category_invalid"),
+        ({"category": "9999", "lat": OUTSIDE[0], "lon": OUTSIDE[1]}, 422, "category_invalid"),
+        ({"description": "   ", "lat": OUTSIDE[0], "lon": OUTSIDE[1]}, 422, "description_required"),
         ({"lat": OUTSIDE[0], "lon": OUTSIDE[1]}, 422, "outside_city"),
         ({"lat": "north"}, 422, "validation_error"),
         ({"urgency": "very"}, 422, "validation_error"),
@@ -269,12 +273,12 @@ def _statements(queries: list[dict[str, Any]]) -> list[str]:
 def test_reporting_costs_a_fixed_number_of_queries(
     people: People, world: World, client_for: Any, settings: Any
 ) -> None:
-    """A regression guard on the write path of POST /cases (no photo): session and user, the
-    category, one statement for the grid index's and the time-limit configuration's freshness
-    with the grid's regions, the reporter's memberships, then the day's number (one upsert),
-    the case, its intake clock and its first event: one statement on PostgreSQL (atomic by
-    itself, so no transaction block either), four elsewhere. Notifications are the outbox
-    worker's (CASE_EVENT_DELIVERY=worker)."""
+    """A regression guard on the write path of POST /cases (no photo): session and user, one
+    statement for the grid index's and the time-limit configuration's freshness with the
+    grid's regions, the category and the reporter's memberships, then the day's number (one
+    upsert), the case, its intake clock and its first event: one statement on PostgreSQL
+    (atomic by itself, so no transaction block either), four elsewhere. Notifications are the
+    outbox worker's (CASE_EVENT_DELIVERY=worker)."""
     settings.CASE_EVENT_DELIVERY = "worker"
     client = client_for(people.resident)
     assert _report(client).status_code == 201  # warms the grid index and time-limit caches
@@ -296,10 +300,16 @@ def test_reporting_costs_a_fixed_number_of_queries(
     assert tables == [
         ["django_session"],
         ["accounts_user"],
-        ["cases_category"],
-        # the grid index's fingerprint, the grid's regions, the time-limit configuration's
-        ["cases_workcalendarday", "cases_workingperiod", "regions_region"],
-        ["accounts_membership", "accounts_organisation", "regions_region"],
+        # the grid index's fingerprint, the grid's regions, the time-limit configuration's,
+        # the category, the memberships
+        [
+            "accounts_membership",
+            "accounts_organisation",
+            "cases_category",
+            "cases_workcalendarday",
+            "cases_workingperiod",
+            "regions_region",
+        ],
         *inserts,
     ]
 
@@ -318,3 +328,26 @@ TABLES = (
     "cases_case",
     "regions_region",
 )
+
+
+@pytest.mark.parametrize("table", ["cases_case", "cases_caseevent"])
+def test_a_report_writes_no_index_another_index_already_serves(table: str) -> None:
+    """Every report inserts into every index of the case and event tables: none may repeat the
+    leading columns of another (the foreign keys' and the state's own indexes, PostgreSQL's
+    LIKE twins of the state and the number were dropped; a unique or primary key stays)."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    indexes = [c for c in found.values() if c["index"] or c["unique"] or c["primary_key"]]
+    keys = [tuple(c["columns"]) for c in indexes]
+    # No twin (number's LIKE index, …); the outbox's partial index of the events' ids is not
+    # one of their primary key.
+    others = [tuple(c["columns"]) for c in indexes if not c["primary_key"]]
+    assert len(others) == len(set(others)), sorted(others)
+    for c in indexes:
+        if c["unique"] or c["primary_key"] or len(c["columns"]) != 1:
+            continue
+        column = c["columns"][0]
+        wider = [k for k in keys if len(k) > 1 and k[0] == column]
+        assert not wider, (column, wider)
+    if table == "cases_case":
+        assert ("number",) in keys and ("state",) not in keys

@@ -152,6 +152,45 @@ def test_the_next_report_sees_a_category_deactivated_by_another_process(
     assert (response.status_code, response.json()["code"]) == (422, "category_invalid")
 
 
+def test_the_next_report_sees_memberships_changed_by_another_process(
+    people: People, world: World, client_for: Any
+) -> None:
+    """The memberships are read with the placement, fresh for every report: a role granted or
+    revoked elsewhere decides the next report's source."""
+    client = client_for(people.resident)
+    assert _report(client).source == "resident"
+    granted = Membership.objects.create(user=people.resident, role="volunteer", region=world.city)
+    assert _report(client).source == "volunteer"
+    Membership.objects.filter(pk=granted.pk).update(is_active=False)
+    assert _report(client).source == "resident"
+
+
+def test_a_report_by_category_code_reads_what_the_orm_reads(people: People, world: World) -> None:
+    """The category and the memberships read with the placement are the rows the ORM reads."""
+    from civicloop.cases import services
+
+    with clock.frozen(MONDAY):
+        case = services.case_report(
+            by=User.objects.get(pk=people.grid_worker.pk),
+            category=services.CategoryCode("event", "0102"),
+            description="桥头垃圾堆放",
+            lat=IN_GRID[0],
+            lon=IN_GRID[1],
+        )
+    category = Category.objects.get(kind="event", full_code="0102")
+    assert {f.attname: getattr(case.category, f.attname) for f in Category._meta.fields} == {
+        f.attname: getattr(category, f.attname) for f in Category._meta.fields
+    }
+    assert (case.source, case.grid, case.town, case.city) == (
+        "grid_worker",
+        world.grid,
+        world.town,
+        world.city,
+    )
+    event = CaseEvent.objects.get(case=case)
+    assert (event.actor_id, event.actor_role) == (people.grid_worker.pk, "grid_worker")
+
+
 def test_a_report_stores_exactly_the_instances_it_returns(people: People, world: World) -> None:
     from civicloop.cases import services
 

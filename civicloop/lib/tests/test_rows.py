@@ -186,3 +186,54 @@ def test_select_reads_what_the_orm_reads() -> None:
     assert related[1][1] is None
     reader = related[0][0]
     assert type(reader.is_staff) is bool and timezone.is_aware(reader.last_login)
+
+
+def test_union_reads_several_selects_in_one_statement() -> None:
+    """Each branch's rows as its own SELECT reads them, in its order, one statement for all;
+    a branch without rows gives none, and the typed NULLs standing in for the other branches'
+    columns (timestamps, booleans, integers) do not disturb the types of any."""
+    user = User.objects.create(
+        mobile="13800000005", name="孙丽", is_staff=True, last_login=timezone.now()
+    )
+    kind = ContentType.objects.get_for_model(Group)
+    entries = [
+        LogEntry.objects.create(user=user, content_type=kind, action_flag=ADDITION, object_repr=r)
+        for r in ("b", "a")
+    ]
+    logs = rows.Select(LogEntry, "t0.user_id = %s", related=("user", "content_type"), order="t0.id")
+    people: rows.Select[Any] = rows.Select(User, "t0.mobile = %s")
+    kinds = rows.Select(ContentType, "t0.app_label = %s AND t0.model = %s")
+    branches = [
+        people.branch([user.mobile], "default"),
+        logs.branch([user.pk], "default"),
+        people.branch(["13899999999"], "default"),
+        kinds.branch(["auth", "group"], "default"),
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        found = rows.union("default", branches)
+    assert len(ctx.captured_queries) == 1
+    assert [len(f) for f in found] == [1, 2, 0, 1]
+    read_user: Any = people.instances(found[0], "default")[0]
+    assert _row(read_user) == _row(User.objects.get(pk=user.pk))
+    assert type(read_user.is_staff) is bool and timezone.is_aware(read_user.last_login)
+    read_logs = logs.instances(found[1], "default")
+    assert [e.pk for e in read_logs] == [e.pk for e in entries]  # in the branch's order
+    assert [_row(e) for e in read_logs] == [_row(e) for e in logs.all([user.pk])]
+    assert [(_row(e.user), _row(e.content_type)) for e in read_logs] == [  # type: ignore[arg-type]
+        (_row(user), _row(kind))
+    ] * 2
+    assert [_row(c) for c in kinds.instances(found[3], "default")] == [_row(kind)]
+    # The same statement again (prepared on PostgreSQL by now) reads the same.
+    for _ in range(6):
+        assert rows.union("default", branches) == found
+
+
+def test_the_hot_path_cursor_sends_dollar_placeholders() -> None:
+    assert rows.dollar_placeholders("SELECT %s, '%%' || %s") == "SELECT $1, '%' || $2"
+    with pytest.raises(ValueError, match="only %s"):
+        rows.dollar_placeholders("SELECT %d")
+    # A literal percent sign and parameters, through the cursor (also once prepared).
+    for i in range(6):
+        with rows.cursor("default") as cursor:
+            cursor.execute("SELECT %s || '%%' || %s", [str(i), "x"])
+            assert cursor.fetchone()[0] == f"{i}%x"
