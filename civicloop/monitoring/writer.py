@@ -684,18 +684,63 @@ async def store_batch_async(conn: psycopg.AsyncConnection[Any], batch: WriteBatc
     return await _store_batch_async(conn, batch, direct=False)
 
 
+class CopyTimes:
+    """Aware datetimes as the COPY text psycopg would send (`str(value)`), each distinct
+    value formatted once per batch.
+
+    psycopg picks and runs a dumper for every datetime it formats: about 1.4 µs each, most of
+    a reading's COPY formatting. A batch's rows share their `received_at`, and devices share
+    their minutes, so a batch has few distinct values.
+    """
+
+    __slots__ = ("_texts",)
+
+    def __init__(self) -> None:
+        self._texts: dict[datetime, str] = {}
+
+    def __call__(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = self._texts.get(value)
+        if text is None:
+            # Equal aware datetimes are the same instant, so one text serves them all.
+            text = self._texts[value] = str(value)
+        return text
+
+
+def _raw_frame_copy_values(frame: RawFrameRow, times: CopyTimes) -> tuple[Any, ...]:
+    return (times(frame.received_at), *_raw_frame_values(frame)[1:])
+
+
+def _reading_copy_values(row: ReadingRow, received_at: str, times: CopyTimes) -> tuple[Any, ...]:
+    """`_reading_values` with the datetimes as COPY text (`CopyTimes`)."""
+    return (
+        row.point_id,
+        int(row.kind),
+        row.code,
+        times(row.data_time),
+        *_reading_numbers(row),
+        row.flag,
+        row.eflag,
+        times(row.sample_time),
+        int(row.source),
+        times(row.received_at) if row.received_at is not None else received_at,
+    )
+
+
 async def _store_batch_async(
     conn: psycopg.AsyncConnection[Any], batch: WriteBatch, *, direct: bool
 ) -> BatchResult:
     sql = _pg_sql()
     received_at = clock.now()
+    times = CopyTimes()
     async with conn.transaction(), conn.cursor() as cursor:
         if batch.frames:
             async with cursor.copy(sql.raw_frames_copy) as copy:
                 for frame in batch.frames:
-                    await copy.write_row(_raw_frame_values(frame))
+                    await copy.write_row(_raw_frame_copy_values(frame, times))
         readings = await _store_readings_async(
-            cursor, batch.readings, received_at, sql, direct=direct
+            cursor, batch.readings, times(received_at) or "", times, sql, direct=direct
         )
         statuses = await _insert_many_async(
             cursor,
@@ -745,7 +790,8 @@ async def _store_batch_async(
 async def _store_readings_async(
     cursor: psycopg.AsyncCursor[Any],
     rows: Sequence[ReadingRow],
-    received_at: datetime,
+    received_at: str,
+    times: CopyTimes,
     sql: _PgSql,
     *,
     direct: bool,
@@ -754,7 +800,7 @@ async def _store_readings_async(
     unique = _first_per_key(rows)
     if not unique:
         return 0
-    values = [_reading_values(row, received_at) for row in unique]
+    values = [_reading_copy_values(row, received_at, times) for row in unique]
     if direct:
         async with cursor.copy(sql.readings_copy) as copy:
             for row in values:
