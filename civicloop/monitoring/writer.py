@@ -20,7 +20,7 @@ import hmac
 import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -141,6 +141,23 @@ class ReadingRow:
 
 
 _reading_numbers = operator.attrgetter(*VALUE_COLUMNS)
+READING_FIELDS = tuple(f.name for f in fields(ReadingRow))
+# What a ReadingRow holds when only its key is given, in READING_FIELDS order after the key.
+READING_DEFAULTS = tuple(f.default for f in fields(ReadingRow))[len(KEY_COLUMNS) :]
+_READING_SETTERS = tuple(getattr(ReadingRow, name).__set__ for name in READING_FIELDS)
+
+
+def reading_from_fields(values: Sequence[Any]) -> ReadingRow:
+    """`ReadingRow(**dict(zip(READING_FIELDS, values)))`, with the same checks, in about half
+    the time: the listener builds one per reading, and the generated frozen `__init__` spends
+    most of its time on its 18 keyword arguments and attribute stores."""
+    row = object.__new__(ReadingRow)
+    for store, value in zip(_READING_SETTERS, values, strict=True):  # slots: no frozen check
+        store(row, value)
+    row.__post_init__()
+    return row
+
+
 _reading_data = operator.attrgetter(*DATA_COLUMNS[:-1])
 
 
