@@ -414,10 +414,13 @@ def _mark_point_seen(point_id: int, point_seen: PointSeen) -> None:
     MonitoringPoint.objects.filter(pk=point_id).update(**updates)
 
 
+_reading_key = operator.attrgetter(*KEY_COLUMNS)  # ReadingRow.key without a property call
+
+
 def _first_per_key(rows: Sequence[ReadingRow]) -> list[ReadingRow]:
     unique: dict[tuple[int, int, str, datetime], ReadingRow] = {}
     for row in rows:
-        unique.setdefault(row.key, row)
+        unique.setdefault(_reading_key(row), row)
     return list(unique.values())
 
 
