@@ -62,7 +62,7 @@ class ListenerSettings:
     max_garbage: int = 64 * 1024  # bytes of garbage without an accepted frame before closing
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per frame, and a frozen __init__ costs twice as much
 class _AfterCommit:
     """What to send once a record is durable: its answer, then follow-up requests."""
 

@@ -36,12 +36,15 @@ from civicloop.monitoring.models import (
 from civicloop.monitoring.writer import (
     CODE_MAX_LENGTH,
     FLAG_MAX_LENGTH,
+    READING_DEFAULTS,
+    READING_FIELDS,
     PointAuth,
     RawFrameRow,
     ReadingRow,
     SiteInfoRow,
     StatusRow,
     WriteBatch,
+    reading_from_fields,
 )
 
 # The codec spells the third variant with a dash, the model with an underscore.
@@ -79,6 +82,10 @@ VALUE_SUFFIXES: dict[str, str] = {
     "ZsMin": "zs_min",
     "ZsMax": "zs_max",
 }
+_VALUE_INDEX = {suffix: READING_FIELDS.index(column) for suffix, column in VALUE_SUFFIXES.items()}
+_FLAG = READING_FIELDS.index("flag")
+_EFLAG = READING_FIELDS.index("eflag")
+_SAMPLE_TIME = READING_FIELDS.index("sample_time")
 _EDITIONS = {edition.value for edition in ProtocolEdition} - {ProtocolEdition.UNKNOWN.value}
 
 
@@ -197,26 +204,27 @@ def reading_row(
     if not code or len(code) > CODE_MAX_LENGTH:
         problems.append(f"bad code {code[:40]!r}")
         return None
-    row: dict[str, Any] = {}  # ReadingRow's keyword arguments: fewer objects than a dataclass
+    # ReadingRow's fields in order, filled in place: this runs for every reading.
+    row: list[Any] = [point_id, kind, code, data_time, *READING_DEFAULTS]
     has_value = False
-    for suffix, text in values.items():  # plain str keys: this runs for every reading
-        column = VALUE_SUFFIXES.get(suffix)
-        if column is not None:
+    for suffix, text in values.items():  # plain str keys
+        index = _VALUE_INDEX.get(suffix)
+        if index is not None:
             if text.strip():
-                row[column] = value = parse_number(text)
+                row[index] = value = parse_number(text)
                 if value is None:
                     problems.append(f"{code}-{suffix}")
                 else:
                     has_value = True
         elif suffix == "Flag":
-            row["flag"] = _short(text, code, problems)
+            row[_FLAG] = _short(text, code, problems)
         elif suffix == "EFlag":
-            row["eflag"] = _short(text, code, problems)
+            row[_EFLAG] = _short(text, code, problems)
         elif suffix == "SampleTime":
-            row["sample_time"] = parse_hj_time(text)
-    if not has_value and not row.get("flag"):
+            row[_SAMPLE_TIME] = parse_hj_time(text)
+    if not has_value and not row[_FLAG]:
         return None
-    return ReadingRow(point_id=point_id, kind=kind, code=code, data_time=data_time, **row)
+    return reading_from_fields(row)
 
 
 def _short(text: str, code: str, problems: list[str]) -> str:

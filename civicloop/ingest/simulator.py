@@ -489,6 +489,8 @@ class VirtualDevice:
     # ---- the connection --------------------------------------------------------------
 
     async def _connect(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            return  # connected: the common case, without taking the lock
         async with self._connecting:  # history answers and live uploads share the connection
             await self._open()
 

@@ -8,10 +8,11 @@ acknowledged CN) inside CP, as in HJ/T 212-2005 附录 C.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
-from .cp import EMPTY_CP, Cp, CpItem, CpValue, build_cp, format_cp, make_cp
+from .cp import EMPTY_CP, Cp, CpItem, CpValue, build_cp, format_cp, format_value, make_cp
 from .crc import CrcVariant, crc16, format_crc, parse_crc_variant
 from .decode import DecodedFrame
 from .deframer import MAX_LENGTH
@@ -31,7 +32,8 @@ def frame_segment(segment: str | bytes, *, crc: CrcVariant | str = CrcVariant.ST
     data = segment.encode("utf-8") if isinstance(segment, str) else bytes(segment)
     if len(data) > MAX_LENGTH:
         raise Hj212Error("too_long", f"data segment of {len(data)} bytes does not fit 4 digits")
-    checksum = format_crc(crc16(data, parse_crc_variant(crc))).encode("ascii")
+    variant = crc if crc is CrcVariant.STANDARD else parse_crc_variant(crc)
+    checksum = format_crc(crc16(data, variant)).encode("ascii")
     return b"##%04d%s%s\r\n" % (len(data), data, checksum)
 
 
@@ -177,7 +179,41 @@ def build_data_answer(
     pno: int | None = None,
     edition: Edition = Edition.HJ212_2017,
 ) -> bytes:
-    """9014 数据应答. The 2005 form has no PW/MN and names the acknowledged CN (and packet)."""
+    """9014 数据应答. The 2005 form has no PW/MN and names the acknowledged CN (and packet).
+
+    Every upload is answered, so this is built directly rather than through `_answer`'s
+    general encoder (same bytes, about a third of the CPU; `build_data_answer_generic` is
+    the reference the tests compare it with).
+    """
+    if edition is not Edition.HJT212_2005:
+        tail = _data_answer_tail(pw, mn, edition)  # a device sends the same PW and MN
+        return frame_segment(tail if qn is None else f"QN={_header_value('QN', qn)};{tail}")
+    parts = [] if qn is None else [f"QN={format_value(qn)}"]
+    if cn is not None:
+        parts.append(f"CN={format_value(cn)}")
+    if pnum is not None and pno is not None:
+        parts += (f"PNO={format_value(pno)}", f"PNUM={format_value(pnum)}")
+    return frame_segment(f"ST={SYSTEM_INTERACTION_ST};CN={Cn.DATA_ANSWER};CP=&&{';'.join(parts)}&&")
+
+
+@functools.lru_cache(maxsize=65536)
+def _data_answer_tail(pw: str | None, mn: str | None, edition: Edition) -> str:
+    """`ST=91;CN=9014;PW=…;MN=…;Flag=…;CP=&&&&`: a 2017-form 9014 after its QN."""
+    flag = flag_for(edition, ack=False)
+    return encode_segment(st=SYSTEM_INTERACTION_ST, cn=Cn.DATA_ANSWER, pw=pw, mn=mn, flag=flag)
+
+
+def build_data_answer_generic(
+    *,
+    qn: str | None,
+    pw: str | None,
+    mn: str | None,
+    cn: str | None = None,
+    pnum: int | None = None,
+    pno: int | None = None,
+    edition: Edition = Edition.HJ212_2017,
+) -> bytes:
+    """`build_data_answer` through the general encoder (the reference for the fast path)."""
     if edition is not Edition.HJT212_2005:
         return _answer(Cn.DATA_ANSWER, qn=qn, pw=pw, mn=mn, edition=edition, fields={})
     fields: dict[str, CpValue] = {"CN": cn} if cn is not None else {}

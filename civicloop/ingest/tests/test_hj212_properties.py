@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from itertools import pairwise
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,14 +12,17 @@ from civicloop.ingest.hj212 import (
     CrcMode,
     CrcVariant,
     Deframer,
+    Edition,
     Hj212Error,
     RawFrame,
     StreamDecoder,
     build_cp,
+    build_data_answer,
     decode,
     encode_frame,
     parse_segment,
 )
+from civicloop.ingest.hj212.build import build_data_answer_generic
 from civicloop.ingest.hj212.cp import format_value
 from civicloop.ingest.tests.test_hj212_frames import SAMPLES
 
@@ -200,3 +205,43 @@ def test_numbers_are_written_without_exponent(number: Decimal) -> None:
     text = format_value(number)
     assert "E" not in text.upper()
     assert Decimal(text) == number
+
+
+header_texts = st.one_of(
+    st.none(),
+    st.text(alphabet="0123456789abcXYZ_.-", min_size=1, max_size=24),
+    st.text(max_size=12),  # anything, `;`, `&`, `=`, controls and all: both paths must refuse it
+)
+packet_numbers = st.one_of(st.none(), st.integers(0, 9999))
+
+
+def _answer_or_error(build: Callable[..., bytes], **fields: Any) -> bytes | str:
+    try:
+        return bytes(build(**fields))
+    except Hj212Error as error:
+        return error.code
+
+
+@CHECKED
+@given(
+    qn=header_texts,
+    pw=header_texts,
+    mn=header_texts,
+    cn=header_texts,
+    pnum=packet_numbers,
+    pno=packet_numbers,
+    edition=st.sampled_from(list(Edition)),
+)
+def test_the_data_answer_fast_path_gives_the_general_encoders_bytes(
+    qn: str | None,
+    pw: str | None,
+    mn: str | None,
+    cn: str | None,
+    pnum: int | None,
+    pno: int | None,
+    edition: Edition,
+) -> None:
+    fields = dict(qn=qn, pw=pw, mn=mn, cn=cn, pnum=pnum, pno=pno, edition=edition)
+    assert _answer_or_error(build_data_answer, **fields) == _answer_or_error(
+        build_data_answer_generic, **fields
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -23,6 +24,7 @@ from civicloop.monitoring.tests.conftest import T0
 from civicloop.monitoring.tests.test_writer import RAW, minute_rows
 from civicloop.monitoring.writer import (
     BatchResult,
+    CopyTimes,
     RawFrameRow,
     ReadingRow,
     SiteInfoRow,
@@ -148,3 +150,44 @@ def test_a_writer_holding_the_points_does_not_block_another_writers_commit(point
             copy.write_row(_raw_frame_values(frame(point)))  # commits: LockNotAvailable if not
         holder.rollback()
     assert RawFrame.objects.filter(point=point).count() == 1
+
+
+def test_times_in_any_zone_are_stored_as_the_same_instants(point):
+    """The COPY sends each distinct datetime once as text (`CopyTimes`); the instants hold."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    local = datetime(2024, 5, 1, 8, 0, 0, 123456, tzinfo=shanghai)
+    sample = T0 - timedelta(seconds=30)
+    received = T0.astimezone(shanghai) + timedelta(seconds=5)
+    rows = [
+        ReadingRow(point_id=point.pk, kind=ReadingKind.REALTIME, code="a34004", data_time=t, rtd=1)
+        for t in (local, local.astimezone(UTC) + timedelta(minutes=1))
+    ]
+    sampled = ReadingRow(
+        point_id=point.pk,
+        kind=ReadingKind.REALTIME,
+        code="w01018",
+        data_time=local,
+        rtd=2,
+        sample_time=sample,
+        received_at=received,
+    )
+
+    store(WriteBatch(frames=[frame(point, received)], readings=[*rows, sampled]))
+
+    assert sorted(Reading.objects.filter(code="a34004").values_list("data_time", flat=True)) == [
+        local,
+        local + timedelta(minutes=1),
+    ]
+    stored = Reading.objects.get(code="w01018")
+    assert (stored.data_time, stored.sample_time, stored.received_at) == (local, sample, received)
+    assert RawFrame.objects.get().received_at == received
+
+
+def test_copy_times_formats_each_instant_once_as_psycopg_would():
+    times = CopyTimes()
+    first = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)
+    same_instant = first.astimezone(ZoneInfo("Asia/Shanghai"))
+
+    assert times(first) == str(first) == "2024-05-01 00:00:00+00:00"
+    assert times(same_instant) is times(first)
+    assert times(None) is None
