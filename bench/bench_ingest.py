@@ -407,8 +407,11 @@ def _simulators(
 # ---- entry points --------------------------------------------------------------------------
 
 
-def run(quick: bool = False) -> dict[str, float | int | str]:
-    """Both benchmarks. Connection keys carry the run: `conn{devices}x{listener processes}_…`."""
+def run(
+    quick: bool = False, e2e_devices: tuple[int, ...] = (200,), e2e_only: bool = False
+) -> dict[str, float | int | str]:
+    """Both benchmarks. Connection keys carry the run: `conn{devices}x{listener processes}_…`;
+    end-to-end keys too (`e2e{devices}_…`) when several device counts are asked for."""
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     prepare_database(url)
     # A shared box: say how busy it was, the ratios are the comparable figures.
@@ -417,7 +420,15 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
         result |= end_to_end(url, devices=50, uploads=20)
         result |= connections(url, devices=500, interval=5.0, duration=12.0)
     else:
-        result |= end_to_end(url, devices=200, uploads=40)
+        for devices in e2e_devices:
+            # About 8,000 uploads or more at any count, each device at least 10.
+            e2e = end_to_end(url, devices=devices, uploads=max(10, 8000 // devices))
+            if len(e2e_devices) > 1:
+                e2e = {f"e2e{devices}_{key.removeprefix('e2e_')}": v for key, v in e2e.items()}
+            result |= e2e
+        if e2e_only:
+            result["load_avg_1m_end"] = os.getloadavg()[0]
+            return result
         # The most one listener process can hold under the open-files limit, then the
         # target's 20,000 devices, which need two listener processes here.
         one_process = min(20_000, raise_file_limit() - FD_RESERVE)
@@ -426,6 +437,16 @@ def run(quick: bool = False) -> dict[str, float | int | str]:
             result |= connections(url, devices=20_000, interval=30.0, duration=75.0)
     result["load_avg_1m_end"] = os.getloadavg()[0]
     return result
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"device counts must be ≥ 1: {text!r}")
+    return counts
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -440,10 +461,21 @@ def main(argv: list[str] | None = None) -> None:
         help="the `civicloop` executable of the listener and simulator processes (another "
         "checkout's, to compare; default: this tree's .venv/bin/civicloop)",
     )
+    parser.add_argument(
+        "--e2e-devices",
+        type=_counts,
+        default=(200,),
+        help="device counts of the end-to-end step, comma-separated (default 200); each device "
+        "sends its next upload when the previous one is acknowledged, so the count is the "
+        "number of uploads in flight",
+    )
+    parser.add_argument(
+        "--e2e-only", action="store_true", help="the end-to-end step alone, no connection runs"
+    )
     arguments = parser.parse_args(argv)
     quick = arguments.quick
     CIVICLOOP = arguments.civicloop
-    result = run(quick=quick)
+    result = run(quick=quick, e2e_devices=arguments.e2e_devices, e2e_only=arguments.e2e_only)
     print(f"HJ 212 ingestion into PostgreSQL{' (quick)' if quick else ''}", file=sys.stderr)
     for key, value in result.items():
         print(f"  {key:<26} {value}")
