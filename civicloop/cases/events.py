@@ -90,14 +90,20 @@ def deliver_pending(*, limit: int = 200, only: Sequence[int] | None = None) -> i
         return len(batch)
 
 
-def drain(*, batch: int = 200, pause: float = 0.0) -> int:
+def drain(
+    *, batch: int = 200, pause: float = 0.0, stopping: Callable[[], bool] | None = None
+) -> int:
     """Deliver every event committed so far (what `civicloop notify` does each round), `batch`
-    events per transaction, waiting `pause` seconds between transactions."""
+    events per transaction, waiting `pause` seconds between transactions. `stopping` is asked
+    after each transaction: a worker told to stop (SIGTERM) leaves a backlog to the next one
+    instead of delivering all of it first; what it delivered is committed."""
     total = 0
     while True:
         done = deliver_pending(limit=batch)
         total += done
         if done < batch:  # the outbox is empty; later events are the next round's
+            return total
+        if stopping is not None and stopping():
             return total
         if pause:
             time.sleep(pause)

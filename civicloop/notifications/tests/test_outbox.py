@@ -94,6 +94,27 @@ def test_notify_on_sqlite_waits_between_batches_so_other_writers_get_the_lock(
 
 
 @pytest.mark.usefixtures("worker_mode")
+def test_a_worker_told_to_stop_ends_its_drain_after_the_batch_in_hand(
+    people: People, world: World, seen: list[int]
+) -> None:
+    """SIGTERM sets the worker's `stopping`: it finishes the transaction in hand and leaves the
+    rest of a backlog to the next worker, instead of delivering all of it before it exits."""
+    cases = [reported(people) for _ in range(5)]
+    ids = list(CaseEvent.objects.filter(case__in=cases).order_by("pk").values_list("pk", flat=True))
+    asked: list[int] = []
+
+    def stopping() -> bool:
+        asked.append(len(seen))
+        return True
+
+    assert events.drain(batch=2, stopping=stopping) == 2
+    assert (asked, seen) == ([2], ids[:2])
+    assert events.pending_count() == 3
+    assert events.drain(batch=2) == 3
+    assert seen == ids
+
+
+@pytest.mark.usefixtures("worker_mode")
 def test_a_rolled_back_change_leaves_nothing_to_deliver(people: People, world: World) -> None:
     with pytest.raises(RuntimeError), transaction.atomic():
         reported(people)

@@ -34,7 +34,9 @@ class Command(LoopCommand):
 
     def run_pass(self, options: dict[str, Any]) -> str | None:
         pause = SQLITE_PAUSE if connection.vendor == "sqlite" else 0.0
-        delivered = drain(batch=options["batch"], pause=pause)
+        delivered = drain(
+            batch=options["batch"], pause=pause, stopping=lambda: getattr(self, "stopping", False)
+        )
         if delivered or not options["loop"]:
             return f"notify: {delivered} events delivered"
         return None
