@@ -182,8 +182,7 @@ def build_data_answer(
     """9014 数据应答. The 2005 form has no PW/MN and names the acknowledged CN (and packet).
 
     Every upload is answered, so this is built directly rather than through `_answer`'s
-    general encoder (same bytes, about a third of the CPU; `build_data_answer_generic` is
-    the reference the tests compare it with).
+    general encoder (same bytes, about a third of the CPU; a property test compares the two).
     """
     if edition is not Edition.HJT212_2005:
         tail = _data_answer_tail(pw, mn, edition)  # a device sends the same PW and MN
@@ -201,25 +200,6 @@ def _data_answer_tail(pw: str | None, mn: str | None, edition: Edition) -> str:
     """`ST=91;CN=9014;PW=…;MN=…;Flag=…;CP=&&&&`: a 2017-form 9014 after its QN."""
     flag = flag_for(edition, ack=False)
     return encode_segment(st=SYSTEM_INTERACTION_ST, cn=Cn.DATA_ANSWER, pw=pw, mn=mn, flag=flag)
-
-
-def build_data_answer_generic(
-    *,
-    qn: str | None,
-    pw: str | None,
-    mn: str | None,
-    cn: str | None = None,
-    pnum: int | None = None,
-    pno: int | None = None,
-    edition: Edition = Edition.HJ212_2017,
-) -> bytes:
-    """`build_data_answer` through the general encoder (the reference for the fast path)."""
-    if edition is not Edition.HJT212_2005:
-        return _answer(Cn.DATA_ANSWER, qn=qn, pw=pw, mn=mn, edition=edition, fields={})
-    fields: dict[str, CpValue] = {"CN": cn} if cn is not None else {}
-    if pnum is not None and pno is not None:
-        fields |= {"PNO": pno, "PNUM": pnum}
-    return _answer(Cn.DATA_ANSWER, qn=qn, pw=None, mn=None, edition=edition, fields=fields)
 
 
 def answer_for(decoded: DecodedFrame) -> bytes | None:
