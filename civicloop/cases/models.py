@@ -141,6 +141,27 @@ class WorkingPeriod(models.Model):
         return f"{self.start:%H:%M}–{self.end:%H:%M}"
 
 
+class SlaRevision(models.Model):
+    """The time-limit configuration's revision, one row. Database triggers give it a new value
+    whenever the calendar, the working periods, the time limits or their versions are written,
+    by any process and by any means (the ORM, raw SQL, COPY, TRUNCATE), in the writing
+    transaction. A process keeps the configuration it loaded together with the revision it
+    read (`sla.config`), and every report and transition reads this one row to know that its
+    copy is current. A value is never used twice (a sequence on PostgreSQL, a random 64-bit
+    number on SQLite), so a change rolled back and another one written later cannot look like
+    the copy a process loaded inside the rolled-back transaction."""
+
+    id = models.SmallIntegerField(primary_key=True)
+    value = models.BigIntegerField(_("版本号"))
+
+    class Meta:
+        verbose_name = _("时限配置版本号")
+        verbose_name_plural = _("时限配置版本号")
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
 class Category(models.Model):
     """部件/事件 大类 (parent is null) and 小类 (parent is a 大类), GB/T 30428.2 style.
 

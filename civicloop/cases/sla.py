@@ -23,6 +23,7 @@ from civicloop.cases.models import (
     Category,
     LimitUnit,
     SlaLevel,
+    SlaRevision,
     Stage,
     TimeLimit,
     TimeLimitVersion,
@@ -71,8 +72,9 @@ class _Rule:
 
 @dataclass
 class Config:
-    """The working calendar and the rules, loaded once per process and reloaded when the
-    fingerprint of the tables they come from changes (another process may edit them)."""
+    """The working calendar and the rules, loaded once per process and reloaded when their
+    revision (`SlaRevision`, renewed by triggers on their tables) moves: another process may
+    edit them. `fingerprint` holds the values of `FINGERPRINT_PROBES` it was loaded at."""
 
     fingerprint: tuple[Any, ...]
     calendar: WorkCalendar
@@ -92,19 +94,16 @@ class Config:
         return next((pk for effective, pk, _p in self.versions if effective <= at), None)
 
 
-_FINGERPRINTED = (WorkCalendarDay, WorkingPeriod, TimeLimit, TimeLimitVersion)
 _lock = threading.Lock()
 _config: Config | None = None
 
 
-# The configuration's freshness as scalar SQL expressions (table names from model metadata,
-# never from input), so that a caller can read them in a statement it sends anyway
-# (`services.case_report` reads them with the placement): per table its row count (a deletion)
-# and latest change, as one text from one scan of the table (two subqueries scanned it twice).
-FINGERPRINT_PROBES: tuple[str, ...] = tuple(
-    f"(SELECT CAST(COUNT(*) AS TEXT) || ' ' || COALESCE(CAST(MAX(updated_at) AS TEXT), '') "
-    f"FROM {table})"
-    for table in (m._meta.db_table for m in _FINGERPRINTED)
+# The configuration's freshness as scalar SQL (the table name from model metadata, never from
+# input), so that a caller can read it in a statement it sends anyway (`services.case_report`
+# reads it with the placement): the revision row that triggers renew on every write to the
+# configuration's tables (`SlaRevision`). One index probe, whatever the size of the calendar.
+FINGERPRINT_PROBES: tuple[str, ...] = (
+    f"(SELECT value FROM {SlaRevision._meta.db_table} WHERE id = 1)",
 )
 
 

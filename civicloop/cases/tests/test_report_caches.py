@@ -6,10 +6,12 @@ ORM would read and write."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import contextlib
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from civicloop.accounts.models import Membership, User
@@ -25,6 +27,7 @@ from civicloop.cases.models import (
     TimeLimit,
     TimeLimitVersion,
     WorkCalendarDay,
+    WorkingPeriod,
 )
 from civicloop.cases.tests.conftest import local
 from civicloop.conftest import IN_GRID, People, World, square
@@ -136,6 +139,53 @@ def test_the_next_report_sees_a_holiday_added_by_another_process(
     assert _intake(_report(client)).due_at == local(2026, 11, 24, 9)
     WorkCalendarDay.objects.create(day=local(2026, 11, 24).date(), is_working=False, name="停工")
     assert _intake(_report(client)).due_at == local(2026, 11, 25, 9)
+
+
+def test_the_next_report_sees_a_raw_update_that_leaves_updated_at_alone(
+    people: People, world: World, client_for: Any
+) -> None:
+    """Triggers renew the configuration's revision on any write, not only on those that set
+    `updated_at` (a queryset `update()` does not)."""
+    version = TimeLimitVersion.objects.create(name="v1", effective_from=MONDAY - timedelta(days=1))
+    limit = TimeLimit.objects.create(
+        version=version, stage=Stage.INTAKE, value=4, unit=LimitUnit.WORKING_HOURS
+    )
+    client = client_for(people.resident)
+    assert _intake(_report(client)).limit_seconds == 4 * 3600
+    before = TimeLimit.objects.get(pk=limit.pk).updated_at
+    TimeLimit.objects.filter(pk=limit.pk).update(value=2)
+    assert TimeLimit.objects.get(pk=limit.pk).updated_at == before
+    assert _intake(_report(client)).limit_seconds == 2 * 3600
+    # 2 working hours from 9:00: 11:00 with the default periods (8:30–12:00, 14:00–17:30).
+    WorkingPeriod.objects.all().delete()
+    WorkingPeriod.objects.bulk_create(
+        [WorkingPeriod(start=time(8), end=time(10)), WorkingPeriod(start=time(13), end=time(17))]
+    )
+    assert _intake(_report(client)).due_at == local(2026, 11, 23, 14)
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def test_a_configuration_loaded_in_a_rolled_back_transaction_is_not_taken_for_a_later_one(
+    people: People, world: World, client_for: Any
+) -> None:
+    """A revision value is never used twice: this process loads an edit inside a transaction
+    that is then rolled back; another edit written afterwards must not look like that copy."""
+    version = TimeLimitVersion.objects.create(name="v1", effective_from=MONDAY - timedelta(days=1))
+    limit = TimeLimit.objects.create(
+        version=version, stage=Stage.INTAKE, value=4, unit=LimitUnit.WORKING_HOURS
+    )
+    client = client_for(people.resident)
+    assert _intake(_report(client)).limit_seconds == 4 * 3600
+    with contextlib.suppress(_RolledBack), transaction.atomic():
+        TimeLimit.objects.filter(pk=limit.pk).update(value=2)
+        assert _intake(_report(client)).limit_seconds == 2 * 3600
+        raise _RolledBack
+    assert TimeLimit.objects.get(pk=limit.pk).value == 4
+    TimeLimit.objects.filter(pk=limit.pk).update(value=3)
+    assert _intake(_report(client)).limit_seconds == 3 * 3600
 
 
 def test_the_next_report_sees_a_category_deactivated_by_another_process(

@@ -30,7 +30,7 @@ TABLES = (
     "accounts_membership",
     "cases_case",
     "regions_region",
-    "cases_workcalendarday",
+    "cases_slarevision",
     "cases_caseclock",
     "cases_caseevent",
     "cases_routingrule",
@@ -89,7 +89,7 @@ def test_filing_with_automatic_dispatch_costs_a_fixed_number_of_statements(
         # 立案: the compare-and-swap, the clocks' configuration and the clocks, the intake
         # clock stopped, the disposal clock started, the SLA facts, the event
         "cases_case",
-        "cases_workcalendarday",
+        "cases_slarevision",
         "cases_caseclock",
         "cases_caseclock",
         "cases_caseclock",
