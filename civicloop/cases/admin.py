@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -26,8 +27,14 @@ from civicloop.cases.models import (
     WorkingPeriod,
 )
 from civicloop.cases.timelimits import time_limit_version_create
-from civicloop.cases.workdays import calendar_day_set
+from civicloop.cases.workdays import (
+    calendar_day_set,
+    working_period_save,
+    working_periods_check,
+    working_periods_with,
+)
 from civicloop.lib import clock
+from civicloop.lib.errors import DomainError
 
 
 @admin.register(Category)
@@ -187,9 +194,32 @@ class WorkCalendarDayAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
 
+class WorkingPeriodForm(forms.ModelForm):
+    class Meta:
+        model = WorkingPeriod
+        fields = ["start", "end"]
+
+    def clean(self) -> dict[str, Any]:
+        """The day's periods with this one must stay ordered and apart (checked again, under
+        the configuration's lock, when it is saved)."""
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start is not None and end is not None:
+            candidate = WorkingPeriod(pk=self.instance.pk, start=start, end=end)
+            try:
+                working_periods_check(working_periods_with(candidate))
+            except DomainError as e:
+                raise forms.ValidationError(e.message, code=e.code) from e
+        return cleaned
+
+
 @admin.register(WorkingPeriod)
 class WorkingPeriodAdmin(admin.ModelAdmin):
+    form = WorkingPeriodForm
     list_display = ["start", "end"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        working_period_save(period=obj)
 
 
 class TimeLimitInline(admin.TabularInline):

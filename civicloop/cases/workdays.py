@@ -12,10 +12,11 @@ from datetime import date, time
 
 from chinese_calendar import constants
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from civicloop.cases import errors
 from civicloop.cases.errors import Code
-from civicloop.cases.models import WorkCalendarDay, WorkingPeriod
+from civicloop.cases.models import SlaRevision, WorkCalendarDay, WorkingPeriod
 from civicloop.lib.workcal import DEFAULT_PERIODS, CalendarError, WorkCalendar
 
 PACKAGE = "chinese_calendar"
@@ -78,12 +79,43 @@ def calendar_day_set(*, day: date, is_working: bool, name: str = "") -> WorkCale
 @transaction.atomic
 def working_periods_set(periods: list[tuple[time, time]]) -> list[WorkingPeriod]:
     """Replace the working periods of a day; refused unless ordered and non-overlapping."""
+    working_periods_check(periods)
+    _lock_configuration()
+    WorkingPeriod.objects.all().delete()
+    return [WorkingPeriod.objects.create(start=s, end=e) for s, e in periods]
+
+
+@transaction.atomic
+def working_period_save(*, period: WorkingPeriod) -> WorkingPeriod:
+    """Add one working period or change it (the admin edits them one by one); refused unless
+    the day's periods, with this one, stay ordered and non-overlapping: every deadline is
+    computed from them, and an invalid set would stop every report and transition."""
+    _lock_configuration()
+    working_periods_check(working_periods_with(period))
+    period.save()
+    return period
+
+
+def working_periods_with(period: WorkingPeriod) -> list[tuple[time, time]]:
+    """The day's periods by start, with `period` added or in place of its saved self."""
+    others = WorkingPeriod.objects.exclude(pk=period.pk) if period.pk else WorkingPeriod.objects
+    periods = [*others.values_list("start", "end"), (period.start, period.end)]
+    return sorted(periods)
+
+
+def working_periods_check(periods: list[tuple[time, time]]) -> None:
     try:
         WorkCalendar(periods=tuple(periods))
     except CalendarError as e:
-        raise errors.invalid(Code.PERIODS_INVALID, "工作时段必须按时间顺序排列且互不重叠") from e
-    WorkingPeriod.objects.all().delete()
-    return [WorkingPeriod.objects.create(start=s, end=e) for s, e in periods]
+        raise errors.invalid(
+            Code.PERIODS_INVALID, _("工作时段必须按时间顺序排列且互不重叠，结束时间须晚于开始时间")
+        ) from e
+
+
+def _lock_configuration() -> None:
+    """Edits of the configuration take its revision row's lock first, so two administrators
+    saving periods at once are checked one after the other, each against the other's."""
+    list(SlaRevision.objects.select_for_update().filter(id=1).values_list("id", flat=True))
 
 
 def working_periods_seed() -> int:

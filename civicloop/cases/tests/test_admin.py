@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
 import pytest
 
 from civicloop.accounts.models import User
-from civicloop.cases.models import TimeLimitVersion, WorkCalendarDay
+from civicloop.cases.models import TimeLimitVersion, WorkCalendarDay, WorkingPeriod
 from civicloop.cases.tests.conftest import local
+from civicloop.cases.workdays import working_periods_set
 from civicloop.conftest import People, World
 
 pytestmark = pytest.mark.usefixtures("categories")
@@ -58,3 +60,44 @@ def test_a_version_in_force_is_read_only(admin_client: Any, people: People) -> N
     )
     assert response.status_code == 302
     assert TimeLimitVersion.objects.filter(name="旧版（修订）").count() == 1
+
+
+def _periods() -> list[tuple[time, time]]:
+    return list(WorkingPeriod.objects.order_by("start").values_list("start", "end"))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("11:00", "13:00"), ("18:00", "17:00"), ("09:00", "09:00"), ("07:00", "15:00")],
+)
+def test_working_periods_that_overlap_or_run_backwards_are_refused_in_the_admin(
+    admin_client: Any, start: str, end: str
+) -> None:
+    """Every deadline is computed from them: a bad set would stop every report."""
+    working_periods_set([(time(8, 30), time(12)), (time(14), time(17, 30))])
+    before = _periods()
+    response = admin_client.post("/admin/cases/workingperiod/add/", {"start": start, "end": end})
+    assert response.status_code == 200  # the form again, with the error
+    assert (
+        "工作时段必须按时间顺序排列且互不重叠，结束时间须晚于开始时间" in response.content.decode()
+    )
+    assert _periods() == before
+
+
+def test_a_working_period_is_added_and_moved_in_the_admin(admin_client: Any) -> None:
+    working_periods_set([(time(8, 30), time(12)), (time(14), time(17, 30))])
+    response = admin_client.post(
+        "/admin/cases/workingperiod/add/", {"start": "18:30", "end": "20:00"}
+    )
+    assert response.status_code == 302
+    evening = WorkingPeriod.objects.get(start=time(18, 30))
+    # Moving a period may overlap where it was: it is checked in place of itself.
+    url = f"/admin/cases/workingperiod/{evening.pk}/change/"
+    assert admin_client.post(url, {"start": "18:00", "end": "19:30"}).status_code == 302
+    assert _periods() == [
+        (time(8, 30), time(12)),
+        (time(14), time(17, 30)),
+        (time(18), time(19, 30)),
+    ]
+    assert admin_client.post(url, {"start": "17:00", "end": "19:30"}).status_code == 200
+    assert WorkingPeriod.objects.get(pk=evening.pk).start == time(18)
