@@ -6,6 +6,7 @@ No `from __future__ import annotations` here: ninja reads the parameter annotati
 from datetime import date, datetime
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
@@ -13,6 +14,7 @@ from civicloop.accounts.models import User
 from civicloop.cases import kpis, selectors
 from civicloop.cases.kpi_export import to_csv, to_xlsx
 from civicloop.cases.models import Case
+from civicloop.lib.errors import Invalid
 
 router = Router(tags=["kpis"])
 
@@ -100,9 +102,11 @@ def _report(request: HttpRequest, query: KpiQuery) -> kpis.Report:
 
 
 def _filters(query: KpiQuery) -> kpis.KpiFilters:
-    return kpis.KpiFilters(
+    filters = kpis.KpiFilters(
         region=query.region, org=query.org, category=query.category, source=query.source
     )
+    filters.check()
+    return filters
 
 
 def _indicator_out(indicator: kpis.Indicator) -> IndicatorOut:
@@ -192,6 +196,8 @@ def _case_out(case: Case) -> KpiCaseOut:
 
 @router.get("/kpis/export")
 def kpi_export(request: HttpRequest, query: Query[ExportQuery]) -> HttpResponse:
+    if query.format not in ("csv", "xlsx"):
+        raise Invalid("kpi_format_invalid", str(_("导出格式只能是 csv 或 xlsx")))
     report = _report(request, query)
     name = f"kpis-{report.period.label}"
     if query.format == "csv":

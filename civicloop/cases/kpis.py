@@ -462,6 +462,18 @@ class KpiFilters:
     category: str | None = None
     source: str | None = None
 
+    def check(self) -> None:
+        """Each filter names something that exists: a misspelt code would otherwise give a
+        report of zeros that looks like a real one."""
+        if self.region and not Region.objects.filter(code=self.region).exists():
+            raise Invalid("kpi_region_invalid", str(_("未知的区域：%s")) % self.region)
+        if self.org and not Organisation.objects.filter(code=self.org).exists():
+            raise Invalid("kpi_org_invalid", str(_("未知的单位：%s")) % self.org)
+        if self.category and not Category.objects.filter(full_code=self.category).exists():
+            raise Invalid("kpi_category_invalid", str(_("未知的类别：%s")) % self.category)
+        if self.source and self.source not in Source.values:
+            raise Invalid("kpi_source_invalid", str(_("未知的来源：%s")) % self.source)
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -563,9 +575,13 @@ def family_rows(
 
 
 def indicators_for(codes: list[str] | None = None, role: str | None = None) -> list[Indicator]:
+    """The indicators named, or those of a role (考核对象), or all; not both a role and names:
+    one would silently override the other."""
     if role:
         if role not in ROLE_INDICATORS:
             raise Invalid("kpi_role_invalid", str(_("未知的考核对象")))
+        if codes:
+            raise Invalid("kpi_role_and_indicators", str(_("考核对象和指标只能指定其一")))
         codes = ROLE_INDICATORS[role]
     unknown = [c for c in codes or [] if c not in INDICATORS]
     if unknown:

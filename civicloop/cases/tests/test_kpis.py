@@ -418,6 +418,62 @@ def test_kpis_are_for_staff(people: People, world: World, client_for: Any) -> No
     assert (bad.status_code, bad.json()["code"]) == (422, "kpi_indicator_invalid")
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "code", "message"),
+    [
+        ("/api/v1/kpis", {"source": "fax"}, "kpi_source_invalid", "未知的来源：fax"),
+        ("/api/v1/kpis", {"region": "330782999"}, "kpi_region_invalid", "未知的区域：330782999"),
+        ("/api/v1/kpis", {"org": "no-such-unit"}, "kpi_org_invalid", "未知的单位：no-such-unit"),
+        ("/api/v1/kpis", {"category": "9999"}, "kpi_category_invalid", "未知的类别：9999"),
+        (
+            "/api/v1/kpis",
+            {"role": "region", "indicators": ["closure_rate"]},
+            "kpi_role_and_indicators",
+            "考核对象和指标只能指定其一",
+        ),
+        (
+            "/api/v1/kpis/cases",
+            {"indicator": "closure_rate", "source": "fax"},
+            "kpi_source_invalid",
+            "未知的来源：fax",
+        ),
+        (
+            "/api/v1/kpis/export",
+            {"format": "pdf"},
+            "kpi_format_invalid",
+            "导出格式只能是 csv 或 xlsx",
+        ),
+    ],
+)
+def test_a_filter_naming_nothing_is_refused(
+    people: People,
+    world: World,
+    november: Cases,
+    client_for: Any,
+    path: str,
+    params: dict[str, Any],
+    code: str,
+    message: str,
+) -> None:
+    """A misspelt code gives an error, not a report of zeros that looks like a real one."""
+    response = _get(client_for(people.shift_lead), path, **params)
+    assert (response.status_code, response.json()) == (422, {"code": code, "message": message})
+
+
+def test_filters_naming_what_exists_narrow_the_report(
+    people: People, world: World, november: Cases, client_for: Any
+) -> None:
+    lead = client_for(people.shift_lead)
+    for params in (
+        {"source": "resident"},
+        {"region": world.town.code},
+        {"org": world.town_centre.code},
+        {"category": "0102"},
+    ):
+        response = _get(lead, "/api/v1/kpis", **params)
+        assert response.status_code == 200, (params, response.content)
+
+
 def test_csv_and_xlsx_exports(
     people: People, world: World, november: Cases, client_for: Any
 ) -> None:
