@@ -277,6 +277,33 @@ def test_moving_a_case_updates_its_place(people: People, world: World) -> None:
     }
 
 
+def test_moving_a_dispatched_case_reroutes_it(people: People, world: World) -> None:
+    """事件先属地: the rules of each grid's unit; the case moves to the other grid."""
+    from civicloop.conftest import IN_GRID2
+
+    _rule(world.sanitation, CategoryKind.EVENT, region=world.grid, auto_dispatch=True)
+    _rule(world.parks, CategoryKind.EVENT, region=world.grid2, auto_dispatch=True)
+    case = reported(people)
+    services.case_file(case=case, by=people.clerk)
+    case.refresh_from_db()
+    assert (case.state, case.assigned_org) == (State.DISPATCHED, world.sanitation)
+    services.case_reclassify(case=case, by=people.clerk, lat=IN_GRID2[0], lon=IN_GRID2[1])
+    case.refresh_from_db()
+    assert (case.state, case.assigned_org, case.grid) == (
+        State.DISPATCHED,
+        world.parks,
+        world.grid2,
+    )
+    types = CaseEvent.objects.filter(case=case).order_by("seq").values_list("type", flat=True)
+    assert list(types)[-3:] == ["reclassified", "recalled", "dispatched"]
+    assert list(
+        Dispatch.objects.filter(case=case).order_by("id").values_list("organisation", "outcome")
+    ) == [
+        (world.sanitation.pk, DispatchOutcome.RECALLED),
+        (world.parks.pk, DispatchOutcome.PENDING),
+    ]
+
+
 def test_the_centre_recalls_a_dispatch(people: People, world: World, client_for: Any) -> None:
     case = case_in(State.DISPATCHED, people, world)
     url = f"/api/v1/cases/{case.number}/recall"

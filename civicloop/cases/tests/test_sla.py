@@ -5,6 +5,7 @@ extension; frozen facts."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,10 +14,12 @@ from civicloop.cases.errors import Code
 from civicloop.cases.models import (
     Case,
     CaseClock,
+    CaseEvent,
     Category,
     LimitUnit,
     ReturnReason,
     Stage,
+    State,
     TimeLimit,
     TimeLimitVersion,
     Urgency,
@@ -332,6 +335,33 @@ def test_reopening_starts_a_new_cycle(people: People, world: World) -> None:
     case.refresh_from_db()
     assert (case.due_at, case.on_time, case.disposed_at) == (local(2026, 11, 27, 15), None, None)
     assert CaseClock.objects.filter(case=case, stage=Stage.DISPOSE).count() == 2
+
+
+def test_the_reporter_cannot_reopen_after_the_window(
+    people: People, world: World, client_for: Any
+) -> None:
+    case = _submitted(people, world, local(2026, 11, 26, 9), local(2026, 11, 26, 11))
+    with clock.frozen(local(2026, 11, 26, 11)):
+        services.case_check(case=case, by=people.verifier, passed=True)
+        services.case_close(case=case, by=people.shift_lead)
+    events = CaseEvent.objects.filter(case=case).count()
+    url = f"/api/v1/cases/{case.number}/reopen"
+    with clock.frozen(local(2026, 12, 3, 11, 1)):  # 7 days (CASE_REOPEN_DAYS) and a minute
+        response = client_for(people.resident).post(
+            url, {"note": "又堆起来了"}, content_type="application/json"
+        )
+    assert (response.status_code, response.json()) == (
+        422,
+        {"code": "reopen_window_passed", "message": "结案超过7天，不能重新打开"},
+    )
+    case.refresh_from_db()
+    assert (case.state, case.reopen_count) == (State.CLOSED, 0)
+    assert CaseEvent.objects.filter(case=case).count() == events
+    with clock.frozen(local(2026, 12, 3, 10, 59)):  # within the window
+        response = client_for(people.resident).post(
+            url, {"note": "又堆起来了"}, content_type="application/json"
+        )
+    assert (response.status_code, response.json()["state"]) == (200, "reopened")
 
 
 def test_on_the_spot_cases_are_on_time(people: People, world: World) -> None:
