@@ -21,7 +21,9 @@ Reads raw bytes (a capture of one or more frames; garbage between frames is skip
 prints one JSON object per frame found, one per line. Keys: ok, error (crc_mismatch,
 length_mismatch, bad_header, truncated or null), errors, warnings, crc_variant, crc,
 crc_expected, edition, code_edition, qn, st, cn, pw, mn, flag, pnum, pno, data_time (UTC,
-ISO-8601), header, cp {fields, pollutants}, length, declared_length, offset, skipped.
+ISO-8601), header, cp {fields, pollutants}, length, declared_length (null when the length
+field is not four digits), offset, skipped. A `##` whose length field is not four digits but
+is followed by `QN=` or `ST=` is reported as a bad_header frame, cut at the next CRLF or `##`.
 
   civicloop hj212 decode < capture.bin
   echo '##0087QN=…;CP=&&&&C241\\r\\n' | civicloop hj212 decode --escaped --crc any
