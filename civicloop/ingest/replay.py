@@ -37,6 +37,7 @@ from civicloop.monitoring.writer import (
 )
 
 DETAIL_MAX_LENGTH = 200
+_CHUNK = 500  # raw frames loaded at a time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,13 +107,17 @@ def replay_frames(
 ) -> Iterator[ReplayOutcome]:
     """Replay the selected frames oldest first, one transaction per frame."""
     points: dict[str, PointAuth | None] = {}
-    for row in selected_frames(selection).iterator(chunk_size=500):
-        frame = _decoded(bytes(row.raw), max_length)
-        mn = frame.mn if frame is not None else None
-        if mn and mn not in points:
-            points[mn] = point_lookup(mn)
-        auth = points.get(mn) if mn else None
-        yield _replay_one(row, frame, auth, dry_run=dry_run)
+    # The ids first, then the rows in chunks: no cursor stays open over rows being updated.
+    ids = list(selected_frames(selection).values_list("pk", flat=True))
+    for at in range(0, len(ids), _CHUNK):
+        chunk = ids[at : at + _CHUNK]
+        for row in RawFrame.objects.filter(pk__in=chunk).order_by("received_at", "pk"):
+            frame = _decoded(bytes(row.raw), max_length)
+            mn = frame.mn if frame is not None else None
+            if mn and mn not in points:
+                points[mn] = point_lookup(mn)
+            auth = points.get(mn) if mn else None
+            yield _replay_one(row, frame, auth, dry_run=dry_run)
 
 
 def _decoded(raw: bytes, max_length: int) -> DecodedFrame | None:

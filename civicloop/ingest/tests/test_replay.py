@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from civicloop.ingest import replay as replay_module
 from civicloop.ingest.demo import register_points
 from civicloop.ingest.simulator import DeviceSpec, data_frame, factor_value
 from civicloop.ingest.tests.conftest import T0
@@ -48,7 +49,10 @@ def late(specs) -> DeviceSpec:
     return dataclasses.replace(specs[0], mn="YWLATE000001")
 
 
-def test_quarantined_frames_are_stored_once_the_point_is_registered(live, device_socket, late):
+def test_quarantined_frames_are_stored_once_the_point_is_registered(
+    live, device_socket, late, monkeypatch
+):
+    monkeypatch.setattr(replay_module, "_CHUNK", 2)  # two chunks of frames, oldest first
     ids = quarantine(live, device_socket, late)
     assert set(RawFrame.objects.values_list("reason", flat=True)) == {RejectReason.UNKNOWN_MN}
     register_points([late])
