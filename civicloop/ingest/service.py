@@ -42,7 +42,8 @@ class IngestConfig:
     points_refresh: float = 60.0  # seconds between reloads of the monitoring points
     drain_timeout: float = 30.0  # seconds to commit what is queued when stopping
     # A point with no accepted frame for `offline_after` is marked offline; the sweep runs
-    # every `offline_check` seconds (0: never, e.g. when a separate worker does it).
+    # every `offline_check` seconds (0: never, e.g. when `civicloop mark_points_offline
+    # --loop` does it).
     offline_after: timedelta = DEFAULT_OFFLINE_AFTER
     offline_check: float = 60.0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import resource
@@ -20,6 +19,7 @@ from civicloop.ingest.mqtt import MqttSettings
 from civicloop.ingest.service import IngestConfig, IngestService
 from civicloop.ingest.sink import WriterSettings
 from civicloop.lib.worker import positive_int, seconds
+from civicloop.monitoring.management.commands.mark_points_offline import positive_minutes
 
 
 def raise_file_limit() -> int:
@@ -30,17 +30,6 @@ def raise_file_limit() -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         return target
     return soft
-
-
-def positive_minutes(text: str) -> float:
-    """An argparse type: a number of minutes above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:  # also NaN
-        raise argparse.ArgumentTypeError(f"需要大于 0 的分钟数，收到 {text!r}")
-    return value
 
 
 class Command(BaseCommand):
