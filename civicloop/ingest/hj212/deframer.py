@@ -3,7 +3,9 @@
 Frames are cut by the length field, not by searching for CRLF, because devices omit or mangle
 the tail. When the length field is wrong, the end is re-derived from the next `\\r\\n` whose
 preceding four hex digits are a matching CRC (or follow `&&`); a `##dddd` inside a frame means
-the frame was cut off and a new one started.
+the frame was cut off and a new one started. A length field that is not four digits, followed
+by `QN=` or `ST=`, gives a `bad_header` frame up to the next CRLF or `##` (so that the device's
+engineer sees it); any other `##` without digits is garbage.
 
 Every decision depends only on bytes that belong to the frame being cut and on a bounded
 look-ahead, so splitting a stream differently never changes the frames found. The buffer
