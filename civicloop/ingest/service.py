@@ -10,19 +10,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 
 from django.db import connection
 
 from civicloop.ingest.backfill import BackfillSettings, BackfillTracker
-from civicloop.ingest.database import AsyncPostgres, DatabaseThread
+from civicloop.ingest.database import DATABASE_ERRORS, AsyncPostgres, DatabaseThread
 from civicloop.ingest.listener import ListenerSettings, TcpListener
 from civicloop.ingest.metrics import IngestMetrics, MetricsServer
 from civicloop.ingest.mqtt import MqttSettings, MqttSubscriber
 from civicloop.ingest.points import PointDirectory
 from civicloop.ingest.sink import BatchingWriter, RecordSink, StoreBatch, WriterSettings
+from civicloop.monitoring.services import DEFAULT_OFFLINE_AFTER, mark_silent_points_offline
 from civicloop.monitoring.writer import store_batch
 
 logger = logging.getLogger(__name__)
@@ -38,6 +41,11 @@ class IngestConfig:
     metrics_port: int | None = 9213  # None: no metrics endpoint; 0: any free port
     points_refresh: float = 60.0  # seconds between reloads of the monitoring points
     drain_timeout: float = 30.0  # seconds to commit what is queued when stopping
+    # A point with no accepted frame for `offline_after` is marked offline; the sweep runs
+    # every `offline_check` seconds (0: never, e.g. when `civicloop mark_points_offline
+    # --loop` does it).
+    offline_after: timedelta = DEFAULT_OFFLINE_AFTER
+    offline_check: float = 60.0
 
 
 class IngestService:
@@ -89,6 +97,7 @@ class IngestService:
             if config.metrics_port is not None
             else None
         )
+        self._offline_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
 
     @property
@@ -112,6 +121,8 @@ class IngestService:
         await self.listener.start()
         if self.mqtt is not None:
             await self.mqtt.start()
+        if self.config.offline_check > 0:
+            self._offline_task = asyncio.create_task(self._sweep_offline(), name="ingest-offline")
         logger.info(
             "ingest: HJ 212 on %s:%d, metrics on %s, MQTT %s",
             self.config.listener.host,
@@ -124,6 +135,9 @@ class IngestService:
         """Stop reading, commit and acknowledge what was read, then close everything."""
         if self._closed.is_set():
             return
+        if self._offline_task is not None:
+            self._offline_task.cancel()
+            await asyncio.gather(self._offline_task, return_exceptions=True)
         if self.mqtt is not None:
             await self.mqtt.stop()
         await self.listener.stop_reading()
@@ -144,6 +158,23 @@ class IngestService:
         if self._read_db is not self._write_db:
             await self._read_db.close()
         self._closed.set()
+
+    async def _sweep_offline(self) -> None:
+        """Mark silent points offline every `offline_check` seconds, off the event loop.
+
+        The UPDATE runs on the look-up thread (on SQLite the writer's, between batches); it is
+        idempotent, so every listener of a scaled-out deployment may run it.
+        """
+        sweep = functools.partial(mark_silent_points_offline, silent_for=self.config.offline_after)
+        while True:
+            try:
+                count = await self._read_db.run(sweep)
+            except DATABASE_ERRORS as error:  # an outage must not stop the sweeps
+                logger.warning("could not mark silent points offline: %s", error)
+            else:
+                if count:
+                    logger.info("%d silent monitoring points marked offline", count)
+            await asyncio.sleep(self.config.offline_check)
 
     async def wait_closed(self) -> None:
         await self._closed.wait()

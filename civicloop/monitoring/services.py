@@ -112,12 +112,28 @@ def rollup_recent(*, since: datetime, until: datetime | None = None) -> RollupSu
     return summary
 
 
-def mark_silent_points_offline(*, silent_for: timedelta = timedelta(minutes=30)) -> int:
-    """Active points with no accepted frame for `silent_for` (or never) become offline."""
+DEFAULT_OFFLINE_AFTER = timedelta(minutes=30)
+
+
+@transaction.atomic
+def mark_silent_points_offline(*, silent_for: timedelta = DEFAULT_OFFLINE_AFTER) -> int:
+    """Active points with no accepted frame for `silent_for` (or never) become offline.
+
+    Idempotent, so several listeners may run it at once. On PostgreSQL the points are locked
+    in id order, skipping those a writer holds (a point being written to is not silent): an
+    UPDATE taking its rows in any order could deadlock with the writer, which locks in id order.
+    """
     cutoff = clock.now() - silent_for
     silent = Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True)
     points = MonitoringPoint.objects.filter(silent, status=PointStatus.ACTIVE)
-    return points.update(status=PointStatus.OFFLINE)
+    ids = list(
+        points.select_for_update(no_key=True, skip_locked=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    return points.filter(pk__in=ids).update(status=PointStatus.OFFLINE)
 
 
 def raw_retention_days() -> int:

@@ -116,8 +116,9 @@ def decode_frame(frame: RawFrame) -> DecodedFrame:
     except Hj212Error:
         message = None
     errors = frame.errors
-    # A cut-off frame is expected not to parse; saying bad_header as well would be noise.
-    if message is None and FrameError.TRUNCATED not in errors:
+    # A cut-off frame is expected not to parse; saying bad_header as well would be noise (and
+    # a frame with a bad length field says it already).
+    if message is None and not {FrameError.TRUNCATED, FrameError.BAD_HEADER} & set(errors):
         errors += (FrameError.BAD_HEADER,)
     warnings = frame.warnings + (message.warnings if message else ())
     return DecodedFrame(frame, message, errors, warnings)

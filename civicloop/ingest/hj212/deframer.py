@@ -3,7 +3,9 @@
 Frames are cut by the length field, not by searching for CRLF, because devices omit or mangle
 the tail. When the length field is wrong, the end is re-derived from the next `\\r\\n` whose
 preceding four hex digits are a matching CRC (or follow `&&`); a `##dddd` inside a frame means
-the frame was cut off and a new one started.
+the frame was cut off and a new one started. A length field that is not four digits, followed
+by `QN=` or `ST=`, gives a `bad_header` frame up to the next CRLF or `##` (so that the device's
+engineer sees it); any other `##` without digits is garbage.
 
 Every decision depends only on bytes that belong to the frame being cut and on a bounded
 look-ahead, so splitting a stream differently never changes the frames found. The buffer
@@ -28,7 +30,7 @@ class RawFrame:
 
     raw: bytes  # from `##` through the tail bytes that were consumed
     data: bytes  # the data segment (re-derived when the length field was wrong)
-    declared_length: int
+    declared_length: int | None  # None: the length field is not four digits
     crc_field: bytes | None  # None when the frame was truncated
     crc_variant: CrcVariant | None
     errors: tuple[FrameError, ...]
@@ -52,6 +54,8 @@ _Step = RawFrame | _Outcome
 _HASH = 0x23
 _CR = 0x0D
 _LF = 0x0A
+# A data segment starts with one of these (2017: QN first; 2005: ST first, sometimes QN).
+_SEGMENT_STARTS = (b"QN=", b"ST=")
 
 
 class Deframer:
@@ -123,8 +127,7 @@ class Deframer:
         self._discard(start)
         digits = bytes(buf[start + 2 : start + 6])
         if digits and not digits.isdigit():
-            self._discard(start + 1)  # `###0101…`: the real header may start one byte later
-            return _Outcome.NONE
+            return self._bad_length_field(start, mode)
         if len(digits) < 4:
             if mode is _Mode.FINAL:
                 self._discard(len(buf))
@@ -135,6 +138,55 @@ class Deframer:
             self._discard(start + 1)
             return _Outcome.NONE
         return self._cut(start, length, mode)
+
+    # ---- a length field that is not four digits ------------------------------------------
+
+    def _bad_length_field(self, start: int, mode: _Mode) -> _Step:
+        """`##` + four bytes that are not digits, then `QN=` or `ST=`: a device writing a bad
+        length field. Cut it at the next CRLF or `##` as a `bad_header` frame, so that it is
+        reported (and quarantined) instead of vanishing as garbage. Anything else after `##`
+        is garbage: `###0101…` (the real header starts one byte later), scanners' noise."""
+        head = bytes(self._buf[start + 2 : start + 9])
+        field, segment = head[:4], head[4:]
+        plausible = b"#" not in field and b"\r" not in field and b"\n" not in field
+        if plausible and segment in _SEGMENT_STARTS:
+            return self._cut_bad_length(start, mode)
+        undecided = len(head) < 7 and any(s.startswith(segment) for s in _SEGMENT_STARTS)
+        if plausible and undecided and mode is not _Mode.FINAL:
+            return _Outcome.WAIT  # until the segment's first bytes are here
+        self._discard(start + 1)
+        return _Outcome.NONE
+
+    def _cut_bad_length(self, start: int, mode: _Mode) -> _Step:
+        buf = self._buf
+        data_start = start + 6
+        limit = data_start + self.max_length + 4  # the longest data segment and its CRC
+        ends = [buf.find(b"\r\n", data_start, limit + 2), buf.find(b"##", data_start, limit + 2)]
+        found = [end for end in ends if end >= 0]
+        if found:
+            end = min(found)
+            tail = 2 if end == ends[0] else 0
+            return self._bad_length_frame(start, end, tail)
+        if len(buf) >= limit + 2:
+            return self._bad_length_frame(start, limit, 0)  # no end in sight: cut at the cap
+        if mode is _Mode.FINAL:
+            return self._bad_length_frame(start, len(buf), 0)
+        return _Outcome.WAIT
+
+    def _bad_length_frame(self, start: int, end: int, tail_length: int) -> RawFrame:
+        """The frame from `##` to `end` (CRLF or the next `##`); the CRC is checked if the four
+        bytes before `end` look like one."""
+        field: bytes | None = bytes(self._buf[end - 4 : end])
+        if end - 4 < start + 6 or not is_crc_field(field or b""):
+            field = None
+        data_end = end - 4 if field is not None else end
+        data = bytes(self._buf[start + 6 : data_end])
+        variant = match_crc(data, field, self.crc) if field is not None else None
+        errors = [FrameError.BAD_HEADER]
+        if field is not None and variant is None:
+            errors.append(FrameError.CRC_MISMATCH)
+        warnings = [] if tail_length else [FrameWarning.MISSING_CRLF]
+        return self._record(start, end + tail_length, None, data, field, variant, errors, warnings)
 
     # ---- one candidate frame -------------------------------------------------------------
 
@@ -276,7 +328,7 @@ class Deframer:
         self,
         start: int,
         end: int,
-        length: int,
+        length: int | None,
         data: bytes,
         field: bytes | None,
         variant: CrcVariant | None,

@@ -62,6 +62,7 @@ def ingest_config(**changes: Any) -> IngestConfig:
         backfill=BackfillSettings(answer_timeout=10.0),
         metrics_port=0,
         points_refresh=3600.0,
+        offline_check=0,  # tests that need the offline sweep turn it on
     )
     return dataclasses.replace(config, **changes)
 

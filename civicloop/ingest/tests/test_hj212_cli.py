@@ -128,6 +128,41 @@ def test_decode_prints_a_summary_on_stderr(tmp_path: Path) -> None:
     assert err == f"frames: 2, ok: 1, garbage bytes: {len(HTTP_SCAN)}\n"
 
 
+def test_decode_reports_a_malformed_length_field(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.bin"
+    capture.write_bytes(b"##00zzST=32;CN=2011;PW=1;MN=1;CP=&&&&ABCD\r\n" + STANDARD_EXAMPLE)
+    out, err = run("decode", "--file", str(capture))
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first == {
+        "ok": False,
+        "error": "bad_header",
+        "errors": ["bad_header", "crc_mismatch"],
+        "warnings": [],
+        "crc_variant": None,
+        "crc": "ABCD",
+        "crc_expected": "D701",
+        "edition": "2005",
+        "code_edition": "none",
+        "qn": None,
+        "st": "32",
+        "cn": "2011",
+        "pw": "1",
+        "mn": "1",
+        "flag": None,
+        "pnum": None,
+        "pno": None,
+        "data_time": None,
+        "header": {"ST": "32", "CN": "2011", "PW": "1", "MN": "1"},
+        "cp": {"fields": {}, "pollutants": {}},
+        "length": 31,
+        "declared_length": None,
+        "offset": 0,
+        "skipped": 0,
+    }
+    assert (second["ok"], second["offset"]) == (True, 43)  # resynchronised on the next `##`
+    assert err == "frames: 2, ok: 1, garbage bytes: 0\n"
+
+
 def test_encode_then_decode_round_trip(tmp_path: Path) -> None:
     spec = {
         "st": "32",

@@ -452,6 +452,34 @@ def test_too_short_length_field_is_re_derived() -> None:
     assert frame.cn == "1062"
 
 
+def test_a_length_field_that_is_not_digits_is_a_bad_header_frame() -> None:
+    bad = STANDARD_EXAMPLE.replace(b"##0101", b"##01o1")
+    frames = decode(b"noise" + bad + STANDARD_EXAMPLE)
+    assert [(f.errors, f.frame.declared_length, f.frame.skipped) for f in frames] == [
+        ((FrameError.BAD_HEADER,), None, 5),  # the CRC is right: only the length field is bad
+        ((), 101, 0),
+    ]
+    assert frames[0].frame.raw == bad
+    assert frames[0].crc_variant is CrcVariant.STANDARD
+    assert (frames[0].mn, frames[0].cn) == (MN_2017, "1062")
+
+
+def test_a_bad_length_field_frame_ends_at_the_next_header_without_crlf() -> None:
+    bad = b"##00zzST=32;CN=2011;PW=1;MN=1;CP=&&&&ABCD"
+    frames = decode(bad + STANDARD_EXAMPLE)
+    assert [f.errors for f in frames] == [(FrameError.BAD_HEADER, FrameError.CRC_MISMATCH), ()]
+    assert frames[0].frame.raw == bad
+    assert frames[0].warnings[:1] == (FrameWarning.MISSING_CRLF,)
+
+
+def test_hashes_not_followed_by_a_segment_are_still_garbage() -> None:
+    deframer = Deframer()
+    stream = b"##zz hello\r\n###0101" + STANDARD_EXAMPLE[6:]
+    frames = deframer.feed(stream) + deframer.close()
+    assert [frame.raw for frame in frames] == [STANDARD_EXAMPLE]
+    assert deframer.garbage_bytes == len(b"##zz hello\r\n#")
+
+
 def test_declared_length_above_the_cap_is_rejected() -> None:
     deframer = Deframer(max_length=100)
     answer = build_data_answer(qn="20160801085000001", pw="123456", mn=MN_2017)

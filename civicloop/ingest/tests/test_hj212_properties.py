@@ -32,6 +32,8 @@ HTTP_SCAN = b"GET / HTTP/1.1\r\nHost: 10.0.0.1:9000\r\nUser-Agent: zgrab/0.x\r\n
 # Pieces that steer random input towards the deframer's decision points.
 TOKENS = [b"##", b"#", b"##0101", b"##0010", b"##9999", b"&&", b"CP=&&", b"\r\n", b"\r", b"\n"]
 TOKENS += [b"&&1C80", b"&&1c80\r\n", b"ST=32;CN=2011;", b"=//", b"//", b";", b",", b"\x00" * 8]
+# Length fields that are not four digits, before a segment or not (`bad_header` frames).
+TOKENS += [b"##00zzST=32;", b"##12a4QN=", b"##zz", b"QN=", b"ST=", b"##0 1 "]
 
 CHECKED = settings(max_examples=300, deadline=None)
 

@@ -1,6 +1,6 @@
 """The service dies or loses its database mid-stream: nothing acknowledged may be lost.
 
-Both tests run `civicloop ingest` as a real process and drive it with virtual devices that
+The tests run `civicloop ingest` as a real process and drive it with virtual devices that
 retransmit unanswered frames (HJ 212 §7.5), then check every acknowledged frame against the
 database. Slow: they start processes (and, for the restart test, a PostgreSQL cluster).
 """
@@ -8,15 +8,18 @@ database. Slow: they start processes (and, for the restart test, a PostgreSQL cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pwd
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -93,12 +96,21 @@ def assert_every_ack_stored(devices: list[VirtualDevice], stored: dict, uploads:
     assert set(stored.values()) <= {len(spec.factors) for spec in (d.spec for d in devices)}
 
 
-@pytest.mark.postgres
-def test_sigkill_mid_stream_loses_no_acknowledged_frame(transactional_db, tmp_path):
-    specs = make_specs(6, prefix="YWKILL")
-    register_points(specs)
-    url, port, log = database_url(connection.settings_dict), free_port(), tmp_path / "ingest.log"
-    uploads = 120
+def register_script(count: int, prefix: str) -> str:
+    """`civicloop shell -c` code registering the points of `make_specs(count, prefix)`."""
+    return (
+        "from civicloop.ingest.demo import register_points; "
+        "from civicloop.ingest.simulator import make_specs; "
+        f"register_points(make_specs({count}, prefix={prefix!r}))"
+    )
+
+
+def kill_mid_stream(
+    url: str, specs: list[DeviceSpec], log: Path, uploads: int
+) -> tuple[list[VirtualDevice], int]:
+    """Devices send `uploads` frames each; the listener is SIGKILLed mid-stream and restarted.
+    Returns the devices (their acknowledged frames) and how many were acknowledged at the kill."""
+    port = free_port()
     first = start_ingest(url, port, log)
     second = None
     try:
@@ -122,9 +134,46 @@ def test_sigkill_mid_stream_loses_no_acknowledged_frame(transactional_db, tmp_pa
         stop(second)
     assert killed_at < uploads * len(specs), "the kill must hit the middle of the stream"
     assert sum(device.stats.reconnects for device in devices) >= len(specs)
+    return devices, killed_at
+
+
+@pytest.mark.postgres
+def test_sigkill_mid_stream_loses_no_acknowledged_frame(transactional_db, tmp_path):
+    specs = make_specs(6, prefix="YWKILL")
+    register_points(specs)
+    url = database_url(connection.settings_dict)
+    devices, _killed_at = kill_mid_stream(url, specs, tmp_path / "ingest.log", uploads=120)
     with connection.cursor() as cursor:
         stored = stored_counts(cursor.cursor, "YWKILL")
-    assert_every_ack_stored(devices, stored, uploads)
+    assert_every_ack_stored(devices, stored, 120)
+
+
+def sqlite_stored_counts(path: Path, prefix: str) -> dict[tuple[str, object], int]:
+    """`stored_counts` on a SQLite file (Django keeps UTC date-times there as naive text)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute(
+            "SELECT p.mn, r.data_time, count(*) FROM monitoring_reading r "
+            "JOIN monitoring_monitoringpoint p ON p.id = r.point_id "
+            "WHERE r.kind = 2011 AND p.mn LIKE ? GROUP BY 1, 2",
+            [prefix + "%"],
+        ).fetchall()
+    return {
+        (mn, datetime.fromisoformat(data_time).replace(tzinfo=UTC)): count
+        for mn, data_time, count in rows
+    }
+
+
+def test_sigkill_mid_stream_on_sqlite_loses_no_acknowledged_frame(tmp_path):
+    """The same kill on SQLite. pytest's SQLite test database lives in this process's memory,
+    so the listener processes share a file database of their own (WAL, as in production:
+    a commit is durable against a killed process once COMMIT returns)."""
+    database = tmp_path / "ingest.sqlite3"
+    url = f"sqlite:///{database}"
+    for command in (["migrate", "-v0"], ["shell", "-c", register_script(6, "YWKILL")]):
+        subprocess.run([str(CIVICLOOP), *command], env=subprocess_env(url), check=True, timeout=300)
+    specs = make_specs(6, prefix="YWKILL")
+    devices, _killed_at = kill_mid_stream(url, specs, tmp_path / "ingest.log", uploads=120)
+    assert_every_ack_stored(devices, sqlite_stored_counts(database, "YWKILL"), 120)
 
 
 # ---- a PostgreSQL cluster of our own, restarted under load ---------------------------------
@@ -192,18 +241,11 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-REGISTER = (
-    "from civicloop.ingest.demo import register_points; "
-    "from civicloop.ingest.simulator import make_specs; "
-    "register_points(make_specs(4, prefix='YWPGRS'))"
-)
-
-
 def prepare_database(cluster: Cluster) -> str:
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as admin:
         admin.execute("CREATE DATABASE civicloop_restart")
     url = cluster.url("civicloop_restart")
-    for command in (["migrate", "-v0"], ["shell", "-c", REGISTER]):
+    for command in (["migrate", "-v0"], ["shell", "-c", register_script(4, "YWPGRS")]):
         subprocess.run([str(CIVICLOOP), *command], env=subprocess_env(url), check=True, timeout=180)
     return url
 

@@ -343,6 +343,26 @@ def test_scanners_and_silent_connections_are_closed(live, device_socket, specs):
     assert scanner.answers(1, timeout=0.5) == [] and silent.answers(1, timeout=0.5) == []
 
 
+def test_a_malformed_length_field_is_quarantined_as_bad_header(live, device_socket, specs):
+    service = live()
+    sock = device_socket(service.port)
+    sent = data_frame(specs[0], "2011", T0, qn(0))
+    bad = sent[:2] + b"00zz" + sent[6:]  # the data logger writes a bad length field
+    good = data_frame(specs[0], "2011", T0 + timedelta(minutes=1), qn(1))
+    sock.send(bad + good)
+
+    assert [answer.qn for answer in sock.answers(2, timeout=1)] == [qn(1)]  # none for `bad`
+    service.stop()
+    frames = RawFrame.objects.order_by("pk")
+    assert [(bytes(f.raw), f.verdict, f.reason, f.point.mn) for f in frames] == [
+        (bad, FrameVerdict.REJECTED, RejectReason.BAD_HEADER, specs[0].mn),
+        (good, FrameVerdict.ACCEPTED, "", specs[0].mn),
+    ]
+    assert set(Reading.objects.values_list("data_time", flat=True)) == {T0 + timedelta(minutes=1)}
+    assert service.metric("rejects", source="tcp", reason="bad_header") == 1
+    assert service.metric("garbage_bytes") == 0
+
+
 @pytest.mark.parametrize("cn", ["2051", "2061", "2031"])
 def test_interval_data_is_stored_with_its_kind(live, device_socket, specs, cn):
     service = live()

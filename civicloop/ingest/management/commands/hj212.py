@@ -1,4 +1,5 @@
-"""`civicloop hj212 decode|encode|simulate`: the HJ 212 codec and a device simulator."""
+"""`civicloop hj212 decode|encode|simulate|replay`: the HJ 212 codec, a device simulator and
+the replay of stored raw frames."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from civicloop.ingest import hj212, simulate_command
+from civicloop.ingest import hj212, replay_command, simulate_command
 from civicloop.ingest.loop import long_lived_process
 
 DECODE_HELP = """\
@@ -20,7 +21,9 @@ Reads raw bytes (a capture of one or more frames; garbage between frames is skip
 prints one JSON object per frame found, one per line. Keys: ok, error (crc_mismatch,
 length_mismatch, bad_header, truncated or null), errors, warnings, crc_variant, crc,
 crc_expected, edition, code_edition, qn, st, cn, pw, mn, flag, pnum, pno, data_time (UTC,
-ISO-8601), header, cp {fields, pollutants}, length, declared_length, offset, skipped.
+ISO-8601), header, cp {fields, pollutants}, length, declared_length (null when the length
+field is not four digits), offset, skipped. A `##` whose length field is not four digits but
+is followed by `QN=` or `ST=` is reported as a bad_header frame, cut at the next CRLF or `##`.
 
   civicloop hj212 decode < capture.bin
   echo '##0087QN=…;CP=&&&&C241\\r\\n' | civicloop hj212 decode --escaped --crc any
@@ -74,7 +77,7 @@ class FrameSpec(BaseModel):
 class Command(BaseCommand):
     help = (
         "HJ 212 codec: `decode` a capture into JSON lines, `encode` JSON into frames; "
-        "`simulate` virtual devices against a listener."
+        "`simulate` virtual devices against a listener; `replay` stored raw frames."
     )
     # A pure codec tool: it must work on a box whose settings or database are not set up.
     requires_system_checks: list[str] = []
@@ -107,6 +110,13 @@ class Command(BaseCommand):
         self._add_io_arguments(encode, "print one frame per line with `\\r` `\\n` escaped")
         simulate = actions.add_parser("simulate", help="virtual devices against a listener")
         simulate_command.add_arguments(simulate)
+        replay = actions.add_parser(
+            "replay",
+            help="judge stored raw frames again and store what passes",
+            description=replay_command.REPLAY_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        replay_command.add_arguments(replay)
 
     def _add_io_arguments(self, parser: argparse.ArgumentParser, escaped_help: str) -> None:
         parser.add_argument("--file", default="-", help="read this file instead of stdin")
@@ -117,6 +127,9 @@ class Command(BaseCommand):
         if options["action"] == "simulate":
             with long_lived_process():
                 simulate_command.run(options, self.stdout)
+            return
+        if options["action"] == "replay":
+            replay_command.run(options, self.stdout)
             return
         data = _read(options["file"])
         if options["action"] == "decode":

@@ -18,7 +18,8 @@ from civicloop.ingest.loop import add_event_loop_argument, long_lived_process, l
 from civicloop.ingest.mqtt import MqttSettings
 from civicloop.ingest.service import IngestConfig, IngestService
 from civicloop.ingest.sink import WriterSettings
-from civicloop.lib.worker import positive_int
+from civicloop.lib.worker import positive_int, seconds
+from civicloop.monitoring.management.commands.mark_points_offline import positive_minutes
 
 
 def raise_file_limit() -> int:
@@ -68,6 +69,19 @@ class Command(BaseCommand):
         backfill.add_argument("--no-backfill", action="store_true")
         backfill.add_argument("--backfill-gap", type=float, default=10.0, help="minutes (10)")
         backfill.add_argument("--backfill-max", type=float, default=72.0, help="hours (72)")
+        offline = parser.add_argument_group("offline points")
+        offline.add_argument(
+            "--offline-after",
+            type=positive_minutes,
+            default=30.0,
+            help="minutes without an accepted frame before a point is marked offline (30)",
+        )
+        offline.add_argument(
+            "--offline-check",
+            type=seconds,
+            default=60.0,
+            help="seconds between offline sweeps (60; 0 = no sweep)",
+        )
         add_event_loop_argument(parser)
         metrics = parser.add_argument_group("metrics")
         metrics.add_argument("--metrics-host", default="127.0.0.1")
@@ -119,6 +133,8 @@ class Command(BaseCommand):
                 max_span=timedelta(hours=options["backfill_max"]),
             ),
             mqtt=mqtt,
+            offline_after=timedelta(minutes=options["offline_after"]),
+            offline_check=options["offline_check"],
             metrics_host=options["metrics_host"],
             metrics_port=None if metrics_port < 0 else metrics_port,
         )
