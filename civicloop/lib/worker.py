@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, close_old_connections, connections
+from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,17 @@ def seconds(text: str) -> float:
         value = -1.0
     if not value >= 0:  # also NaN
         raise argparse.ArgumentTypeError(f"需要不小于 0 的秒数，收到 {text!r}")
+    return value
+
+
+def positive_minutes(text: str) -> float:
+    """An argparse type: a number of minutes above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:  # also NaN
+        raise argparse.ArgumentTypeError(_("需要大于 0 的分钟数，收到 %(text)r") % {"text": text})
     return value
 
 

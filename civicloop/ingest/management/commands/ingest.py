@@ -18,8 +18,7 @@ from civicloop.ingest.loop import add_event_loop_argument, long_lived_process, l
 from civicloop.ingest.mqtt import MqttSettings
 from civicloop.ingest.service import IngestConfig, IngestService
 from civicloop.ingest.sink import WriterSettings
-from civicloop.lib.worker import positive_int, seconds
-from civicloop.monitoring.management.commands.mark_points_offline import positive_minutes
+from civicloop.lib.worker import positive_int, positive_minutes, seconds
 
 
 def raise_file_limit() -> int:

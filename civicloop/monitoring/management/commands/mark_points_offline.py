@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import CommandParser
 from django.utils.translation import gettext as _
 
-from civicloop.lib.worker import LoopCommand
+from civicloop.lib.worker import LoopCommand, positive_minutes
 from civicloop.monitoring.services import DEFAULT_OFFLINE_AFTER, mark_silent_points_offline
-
-
-def positive_minutes(text: str) -> float:
-    """An argparse type: a number of minutes above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:  # also NaN
-        raise argparse.ArgumentTypeError(_("需要大于 0 的分钟数，收到 %(text)r") % {"text": text})
-    return value
 
 
 class Command(LoopCommand):
