@@ -207,9 +207,10 @@ def _family_statement(
 ) -> Any:
     """Run the family's one statement: None if it cannot be one (nothing is written), else
     the lead's value (True without a lead)."""
-    statements = _family(parent, children, using, lead)
-    if statements is None:
+    family = _family(parent, children, using, lead)
+    if family is None:
         return None
+    statements, links = family
     parts, params = [], []
     if lead is not None:
         parts.append(f"l0 AS ({lead.sql})")
@@ -225,23 +226,27 @@ def _family_statement(
         row = c.fetchone()
     assert row is not None
     _inserted(parent, using, row[0])
-    for child, pk in zip(children, row[1 : 1 + len(children)], strict=True):
-        child._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+    for child, link, pk in zip(children, links, row[1 : 1 + len(children)], strict=True):
+        # What `save()`'s check of the related objects would change now: the link, whose id
+        # was null while the parent was unsaved (the others were saved, see `_link`), set
+        # again as that check sets it (setting the id alone would drop the cached parent).
+        setattr(child, link.name, parent)
         _inserted(child, using, pk)
     return row[-1] if lead is not None else True
 
 
 def _family(
     parent: Model, children: Sequence[Model], using: str, lead: Lead | None
-) -> list[tuple[str, list[Any]]] | None:
-    """The INSERTs of a family for one WITH statement, or None: not PostgreSQL, not plain, or
-    a child not pointing at the parent (or at another unsaved object)."""
+) -> tuple[list[tuple[str, list[Any]]], list[Field]] | None:
+    """The INSERTs of a family for one WITH statement and each child's link to the parent, or
+    None: not PostgreSQL, not plain, or a child not pointing at the parent (or at another
+    unsaved object)."""
     if connections[using].vendor != "postgresql":
         return None
     first = _prepared(parent, using, lead=lead)
     if first is None:
         return None
-    statements = [first]
+    statements, links = [first], []
     for child in children:
         link = _link(child, parent)
         if link is None or router.db_for_write(type(child), instance=child) != using:
@@ -250,7 +255,8 @@ def _family(
         if child_statement is None:
             return None
         statements.append(child_statement)
-    return statements
+        links.append(link)
+    return statements, links
 
 
 def _link(child: Model, parent: Model) -> Field | None:

@@ -99,6 +99,7 @@ def test_insert_family_links_the_children_to_the_new_parent() -> None:
     assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
     assert kind.pk is not None
     assert [(p.content_type_id, p._state.adding) for p in children] == [(kind.pk, False)] * 2
+    assert all(p.content_type is kind for p in children)  # the parent itself, not read again
     stored = Permission.objects.filter(content_type=kind).order_by("pk")
     assert [_row(p) for p in stored] == [_row(p) for p in children]
 
