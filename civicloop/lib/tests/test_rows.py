@@ -99,6 +99,7 @@ def test_insert_family_links_the_children_to_the_new_parent() -> None:
     assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
     assert kind.pk is not None
     assert [(p.content_type_id, p._state.adding) for p in children] == [(kind.pk, False)] * 2
+    assert all(p.content_type is kind for p in children)  # the parent itself, not read again
     stored = Permission.objects.filter(content_type=kind).order_by("pk")
     assert [_row(p) for p in stored] == [_row(p) for p in children]
 
@@ -237,3 +238,52 @@ def test_the_hot_path_cursor_sends_dollar_placeholders() -> None:
         with rows.cursor("default") as cursor:
             cursor.execute("SELECT %s || '%%' || %s", [str(i), "x"])
             assert cursor.fetchone()[0] == f"{i}%x"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hot_path_cursor_is_kept_per_connection() -> None:
+    """On PostgreSQL one server-binding cursor is opened per connection and kept (opening one
+    cost 0.08 ms of CPU per statement); a new connection gets a new one that works."""
+    used = []
+    for i in range(3):
+        with rows.cursor("default") as cursor:
+            cursor.execute("SELECT %s + 1", [i])
+            assert cursor.fetchone()[0] == i + 1
+            used.append(cursor)
+    if connection.vendor != "postgresql":
+        assert used[0] is not used[1]  # Django's cursor each time, closed after use
+        return
+    assert used[1] is used[0] and used[2] is used[0]
+    connection.close()
+    with rows.cursor("default") as cursor:
+        cursor.execute("SELECT %s + 1", [41])
+        assert cursor.fetchone()[0] == 42
+    assert cursor is not used[0] and cursor.cursor.connection is connection.connection
+
+
+def test_insert_prepares_each_value_as_its_field_does() -> None:
+    """The plain fields' values are prepared without walking each field's methods, to the same
+    values of the same types (PostgreSQL's typed integers included); others go through the
+    field (a lazy text, a naive or None timestamp, a float in an integer field)."""
+    from django.db.models import IntegerChoices
+    from django.utils.translation import gettext_lazy
+
+    class Flag(IntegerChoices):
+        ADD = ADDITION
+
+    user = User.objects.create(mobile="13800000006", name="周杰", last_login=timezone.now())
+    kind = ContentType.objects.get_for_model(Group)
+    entries = [
+        LogEntry(user=user, content_type=kind, action_flag=Flag.ADD, object_repr="桥头"),
+        LogEntry(user=user, action_flag=True, object_id=None, object_repr=gettext_lazy("x")),
+        LogEntry(user_id=user.pk, action_flag=2, object_repr="", change_message="[]"),
+    ]
+    for obj in [*entries, user, User(mobile="13800000007", name="", last_login=None)]:
+        fields = rows._statement(type(obj), "default")[1]  # type: ignore[index]
+        got = rows._values(obj, connection, rows._columns(type(obj), "default", fields))
+        expected = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+        assert got is not None
+        assert [(type(v), v) for v in got] == [(type(v), v) for v in expected]
+    columns = rows._columns(LogEntry, "default", rows._statement(LogEntry, "default")[1])  # type: ignore[index]
+    # The fast preparations were the ones compared (text, time, integer, key).
+    assert {c.kind for c in columns} >= {rows._TEXT, rows._TIME, rows._INT, rows._KEY}
