@@ -36,30 +36,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.db import connections, router
 from django.db.backends.utils import CursorWrapper
-from django.db.models import (
-    AutoField,
-    BigAutoField,
-    BigIntegerField,
-    BooleanField,
-    CharField,
-    DateTimeField,
-    Field,
-    FloatField,
-    ForeignKey,
-    ForeignObject,
-    IntegerField,
-    Model,
-    PositiveBigIntegerField,
-    PositiveIntegerField,
-    PositiveSmallIntegerField,
-    SmallIntegerField,
-    TextField,
-)
+from django.db.models import Field, ForeignObject, Model
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.signals import post_save, pre_save
 from django.utils.asyncio import async_unsafe
@@ -287,11 +268,9 @@ def _prepared(
     if link is None:
         obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     sql, fields = statement
-    values = _values(obj, connection, _columns(type(obj), connection.alias, fields))
-    if values is None:
+    values = [field.pre_save(obj, True) for field in fields]
+    if any(hasattr(value, "resolve_expression") for value in values):
         return None  # an expression: the ORM compiles it
-    if link is None and lead is None:
-        return sql, values
     params: list[Any] = []
     marks: list[str] = []
     for field, value in zip(fields, values, strict=True):
@@ -302,95 +281,10 @@ def _prepared(
             params += lead.value_params
         else:
             marks.append("%s")
-            params.append(value)
-    return sql % tuple(marks), params
-
-
-# How a column's value is prepared: by the field itself (pre_save, get_db_prep_save), or,
-# for Django's own plain fields and the value types they pass through, as they would do it.
-_OWN, _TEXT, _SAME, _TIME, _INT, _KEY = range(6)
-
-
-@dataclass(frozen=True)
-class _Column:
-    field: Field
-    attname: str
-    kind: int
-    # _SAME: the value type passed through as it is; _INT: Django's internal type.
-    same: type | None = None
-    internal: str = ""
-
-
-_columns_of: dict[tuple[type[Model], str], list[_Column]] = {}
-_PASSED: dict[type[Field], type] = {FloatField: float, BooleanField: bool}
-_INTEGERS = (
-    IntegerField,
-    SmallIntegerField,
-    BigIntegerField,
-    PositiveIntegerField,
-    PositiveSmallIntegerField,
-    PositiveBigIntegerField,
-)
-
-
-def _columns(model: type[Model], using: str, fields: list[Field]) -> list[_Column]:
-    """How each of `fields` is prepared (built once per model and connection): Django's own
-    pre_save and get_db_prep_save walk three to five calls per field, 0.1 ms for a report's
-    case, clock and event; the values of the common plain types need none of it."""
-    key = (model, using)
-    if key not in _columns_of:
-        _columns_of[key] = [_column(field) for field in fields]
-    return _columns_of[key]
-
-
-def _column(field: Field) -> _Column:
-    kind = type(field)
-    if kind in (CharField, TextField):
-        return _Column(field, field.attname, _TEXT)
-    if kind in _PASSED:
-        return _Column(field, field.attname, _SAME, _PASSED[kind])
-    if kind is DateTimeField and not (field.auto_now or field.auto_now_add):  # type: ignore[attr-defined]
-        return _Column(field, field.attname, _TIME)
-    if kind in _INTEGERS:
-        return _Column(field, field.attname, _INT, internal=field.get_internal_type())
-    if kind is ForeignKey and type(field.target_field) in (AutoField, BigAutoField):  # type: ignore[attr-defined]
-        return _Column(field, field.attname, _KEY)
-    return _Column(field, field.attname, _OWN)
-
-
-def _values(obj: Model, connection: Any, columns: list[_Column]) -> list[Any] | None:
-    """The values of `columns` of `obj` as each field's pre_save and get_db_prep_save give them
-    (None: one is an expression). What a plain field would do is done here for the value types
-    it passes through unchanged: a text as it is, an aware datetime and an integer through the
-    backend's adapters (psycopg's typed integers on PostgreSQL), a foreign key's id as its
-    auto primary key checks it; any other value goes through the field."""
-    ops = connection.ops
-    params: list[Any] = []
-    for column in columns:
-        kind = column.kind
-        value = getattr(obj, column.attname) if kind is not _OWN else None
-        if (kind is _TEXT and isinstance(value, str)) or (
-            kind is _SAME and type(value) is column.same
-        ):
-            params.append(value)  # a text (or a text choice) is kept as it is, as to_python does
-        elif kind is _TIME and (value is None or (type(value) is datetime and _aware(value))):
-            params.append(ops.adapt_datetimefield_value(value))
-        elif kind is _INT and (value is None or isinstance(value, int)):
-            # int(): an integer choice (or a bool) becomes the int get_prep_value makes of it.
-            number = None if value is None else int(value)
-            params.append(ops.adapt_integerfield_value(number, column.internal))
-        elif kind is _KEY and (value is None or type(value) is int):
-            params.append(None if value is None else ops.validate_autopk_value(value))
-        else:
-            value = column.field.pre_save(obj, True)
-            if hasattr(value, "resolve_expression"):
-                return None
-            params.append(column.field.get_db_prep_save(value, connection))
-    return params
-
-
-def _aware(value: datetime) -> bool:
-    return value.utcoffset() is not None  # as `timezone.is_aware`
+            params.append(field.get_db_prep_save(value, connection))
+    if link is not None or lead is not None:
+        sql = sql % tuple(marks)
+    return sql, params
 
 
 def _inserted(obj: Model, using: str, pk: Any) -> None:

@@ -259,31 +259,3 @@ def test_the_hot_path_cursor_is_kept_per_connection() -> None:
         cursor.execute("SELECT %s + 1", [41])
         assert cursor.fetchone()[0] == 42
     assert cursor is not used[0] and cursor.cursor.connection is connection.connection
-
-
-def test_insert_prepares_each_value_as_its_field_does() -> None:
-    """The plain fields' values are prepared without walking each field's methods, to the same
-    values of the same types (PostgreSQL's typed integers included); others go through the
-    field (a lazy text, a naive or None timestamp, a float in an integer field)."""
-    from django.db.models import IntegerChoices
-    from django.utils.translation import gettext_lazy
-
-    class Flag(IntegerChoices):
-        ADD = ADDITION
-
-    user = User.objects.create(mobile="13800000006", name="周杰", last_login=timezone.now())
-    kind = ContentType.objects.get_for_model(Group)
-    entries = [
-        LogEntry(user=user, content_type=kind, action_flag=Flag.ADD, object_repr="桥头"),
-        LogEntry(user=user, action_flag=True, object_id=None, object_repr=gettext_lazy("x")),
-        LogEntry(user_id=user.pk, action_flag=2, object_repr="", change_message="[]"),
-    ]
-    for obj in [*entries, user, User(mobile="13800000007", name="", last_login=None)]:
-        fields = rows._statement(type(obj), "default")[1]  # type: ignore[index]
-        got = rows._values(obj, connection, rows._columns(type(obj), "default", fields))
-        expected = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-        assert got is not None
-        assert [(type(v), v) for v in got] == [(type(v), v) for v in expected]
-    columns = rows._columns(LogEntry, "default", rows._statement(LogEntry, "default")[1])  # type: ignore[index]
-    # The fast preparations were the ones compared (text, time, integer, key).
-    assert {c.kind for c in columns} >= {rows._TEXT, rows._TIME, rows._INT, rows._KEY}
