@@ -27,12 +27,7 @@ def main() -> None:
     from bench import cases_bench
 
     cases_bench.setup(args.url or cases_bench.DEFAULT_URL)
-    from civicloop.accounts.demo import NAMED
-
-    resident = cases_bench._client(next(m for m, _n, role in NAMED if role == "resident"))
-    lat, lon = cases_bench._xiaozici_point()
-    report: dict[str, object] = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
-    report |= {"lat": lat, "lon": lon}
+    resident, report = cases_bench.demo_client("resident"), cases_bench.report_form()
     path, status = ("/api/v1/cases", 201) if args.what == "create" else ("/bench/bare", 200)
     for _ in range(20 + args.requests):
         response = resident.post(path, report)

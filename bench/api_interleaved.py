@@ -34,12 +34,8 @@ def main() -> None:
     from django.db import connection, transaction
 
     import civicloop
-    from civicloop.accounts.demo import NAMED
 
-    resident = cases_bench._client(next(m for m, _n, role in NAMED if role == "resident"))
-    lat, lon = cases_bench._xiaozici_point()
-    report: dict[str, object] = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
-    report |= {"lat": lat, "lon": lon}
+    resident, report = cases_bench.demo_client("resident"), cases_bench.report_form()
 
     def bare() -> None:
         assert resident.post("/bench/bare", report).status_code == 200

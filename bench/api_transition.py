@@ -38,14 +38,9 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     import civicloop
-    from civicloop.accounts.demo import NAMED
 
-    mobiles = {str(role): mobile for mobile, _name, role in NAMED}
-    resident = cases_bench._client(mobiles["resident"])
-    clerk = cases_bench._client(mobiles["intake_clerk"])
-    lat, lon = cases_bench._xiaozici_point()
-    report: dict[str, object] = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
-    report |= {"lat": lat, "lon": lon}
+    resident, clerk = cases_bench.demo_client("resident"), cases_bench.demo_client("intake_clerk")
+    report = cases_bench.report_form()
     numbers: list[str] = []
 
     def bare() -> None:

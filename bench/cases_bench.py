@@ -891,18 +891,8 @@ def _client(mobile: str) -> Any:
 
 
 def measure_api(requests: int) -> dict[str, float]:
-    from civicloop.accounts.demo import NAMED
-
-    mobiles = {str(role): mobile for mobile, _name, role in NAMED}
-    resident, clerk = _client(mobiles["resident"]), _client(mobiles["intake_clerk"])
-    point = _xiaozici_point()
-    report = {
-        "category": "0102",
-        "kind": "event",
-        "description": "桥头垃圾堆放",
-        "lat": point[0],
-        "lon": point[1],
-    }
+    resident, clerk = demo_client("resident"), demo_client("intake_clerk")
+    report = report_form()
 
     def bare() -> None:
         assert resident.post("/bench/bare", report).status_code == 200
@@ -938,6 +928,21 @@ def _xiaozici_point() -> tuple[float, float]:
 
     grid = _xiaozici_grid()
     return grid.centre_lat or 0.0, grid.centre_lon or 0.0
+
+
+def report_form() -> dict[str, object]:
+    """The report every request benchmark posts: garbage on a bridge (0102), at the centre of
+    the demo resident's grid in 小紫池."""
+    lat, lon = _xiaozici_point()
+    report: dict[str, object] = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
+    return report | {"lat": lat, "lon": lon}
+
+
+def demo_client(role: str) -> Any:
+    """A test client logged in as the demo person of `role` (resident, intake_clerk, …)."""
+    from civicloop.accounts.demo import NAMED
+
+    return _client(next(mobile for mobile, _name, named in NAMED if str(named) == role))
 
 
 def measure_notify(label: str) -> dict[str, float]:

@@ -199,11 +199,9 @@ def _auth() -> tuple[str, str, str]:
 
 
 def _body() -> str:
-    from bench.cases_bench import _xiaozici_point
+    from bench.cases_bench import report_form
 
-    lat, lon = _xiaozici_point()
-    report = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
-    return urlencode({**report, "lat": lat, "lon": lon})
+    return urlencode(report_form())
 
 
 def _wrk(
