@@ -840,6 +840,43 @@ def generate(world: World, count: int, seed: int) -> dict[str, int]:
     return written
 
 
+# Share of closed cases given an earlier closed cycle (办理轮次), as a reopen leaves one.
+CYCLE_SHARE = 50  # one in 50
+
+
+def earlier_cycles() -> int:
+    """The journeys do not reopen cases; so that the reports read a cycle table of a realistic
+    size, one closed case in CYCLE_SHARE gets an earlier closed cycle: its own facts 30 days
+    earlier, reopened a day after that closing. Once: nothing when cycles exist already."""
+    from django.db import connection
+
+    columns = (
+        "source, category_id, city_id, town_id, village_id, grid_id, assigned_org_id, "
+        "closure_reason, rework_count, on_time, satisfaction"
+    )
+    shifted = ", ".join(
+        f"{name} - interval '30 days'"
+        for name in ("filed_at", "due_at", "disposed_at", "closed_at", "rated_at")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM cases_casecycle)")
+        if cursor.fetchone()[0]:
+            return 0
+        cursor.execute(
+            f"INSERT INTO cases_casecycle (case_id, cycle, state, {columns}, filed_at, due_at, "
+            "disposed_at, closed_at, rated_at, reopened_at) "
+            f"SELECT id, 1, state, {columns}, {shifted}, closed_at - interval '29 days' "
+            f"FROM cases_case WHERE state = 'closed' AND id % {CYCLE_SHARE} = 0"
+        )
+        written = cursor.rowcount
+        cursor.execute(
+            "UPDATE cases_case SET reopen_count = 1 WHERE id IN "
+            "(SELECT case_id FROM cases_casecycle)"
+        )
+        cursor.execute("VACUUM ANALYZE cases_casecycle")
+    return written
+
+
 def _sequences(cursor: Any, numbers: dict[str, int]) -> None:
     """Case numbers continue after the generated ones on every day."""
     for day, last in numbers.items():
@@ -858,7 +895,7 @@ def reset() -> None:
         cursor.execute(
             "TRUNCATE cases_case, cases_caseevent, cases_caseclock, cases_dispatch, cases_photo, "
             "cases_caseassist, cases_casefollower, cases_supervision, cases_casenumbersequence, "
-            "cases_kpirollup, "
+            "cases_kpirollup, cases_casecycle, "
             "notifications_notification, notifications_delivery RESTART IDENTITY CASCADE"
         )
 
@@ -1170,6 +1207,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"generated {rows} in {elapsed:.0f} s")
     else:
         print(f"reusing {have:,} generated cases (--regenerate to start again)")
+    if cycles := earlier_cycles():
+        print(f"added {cycles:,} earlier closed cycles (one closed case in {CYCLE_SHARE})")
     if args.only == "kpis":
         report_kpis({**measure_rollup(), **measure_kpis(world, args.repeat)})
         return

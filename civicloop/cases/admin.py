@@ -15,6 +15,7 @@ from civicloop.cases.models import (
     Case,
     CaseAssist,
     CaseClock,
+    CaseCycle,
     CaseEvent,
     Category,
     Dispatch,
@@ -95,6 +96,19 @@ CLOCK_FIELDS = ("stage", "started_at", "due_at", "level", "paused_at", "stopped_
 SUPERVISION_FIELDS = ("kind", "issued_by", "issued_at", "due_at", "note", "lifted_at")
 DISPATCH_FIELDS = ("organisation", "by", "at", "is_auto", "suggested", "outcome", "outcome_at")
 ASSIST_FIELDS = ("organisation", "added_by", "added_at", "ended_at", "note")
+CYCLE_FIELDS = (
+    "cycle",
+    "assigned_org",
+    "filed_at",
+    "due_at",
+    "disposed_at",
+    "closed_at",
+    "on_time",
+    "rework_count",
+    "closure_reason",
+    "satisfaction",
+    "reopened_at",
+)
 
 
 class EventInline(ReadOnlyInline):
@@ -133,6 +147,12 @@ class AssistInline(ReadOnlyInline):
     readonly_fields = ASSIST_FIELDS
 
 
+class CycleInline(ReadOnlyInline):
+    model = CaseCycle
+    fields = CYCLE_FIELDS
+    readonly_fields = CYCLE_FIELDS
+
+
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
     list_display = [
@@ -162,6 +182,7 @@ class CaseAdmin(admin.ModelAdmin):
     inlines = [
         EventInline,
         ClockInline,
+        CycleInline,
         DispatchInline,
         AssistInline,
         SupervisionInline,

@@ -33,6 +33,7 @@ from civicloop.cases.models import (
     ROLLUP_COUNTERS,
     Case,
     CaseClock,
+    CaseCycle,
     CaseQuerySet,
     Category,
     ClosureReason,
@@ -122,6 +123,8 @@ class Family:
     scope: Callable[[datetime], Q]
     person: str | None = None
     org: str | None = None
+    # The family also counts the closed cycles of reopened cases (`CaseCycle`, same columns).
+    cycles: bool = False
 
     def org_path(self) -> str:
         return self.org or f"{CASE_PATH[self.base]}assigned_org"
@@ -131,9 +134,11 @@ HOTLINE = Q(source=Source.HOTLINE)
 
 
 def _due(until: datetime) -> Q:
-    """应结案: filed, not rejected or merged, with its deadline passed by the evaluation instant."""
+    """应结案: filed, not rejected or merged, with its deadline passed by the evaluation instant.
+    A reopened case waiting to be filed again is in no period: its last deadline belongs to
+    the cycle that ended (counted as a `CaseCycle`), the next one is set when it is filed."""
     return Q(filed_at__isnull=False, due_at__lt=until) & ~Q(
-        state__in=[State.REJECTED, State.MERGED]
+        state__in=[State.REJECTED, State.MERGED, State.REOPENED]
     )
 
 
@@ -144,7 +149,7 @@ def _clock_due(stage: Stage) -> Callable[[datetime], Q]:
 FAMILIES = {
     f.code: f
     for f in [
-        Family("due", Base.CASE, "due_at", _due),
+        Family("due", Base.CASE, "due_at", _due, cycles=True),
         Family(
             "hotline_reported",
             Base.CASE,
@@ -163,6 +168,7 @@ FAMILIES = {
             Base.CASE,
             "rated_at",
             lambda t: HOTLINE & ~Q(satisfaction="") & Q(rated_at__lt=t),
+            cycles=True,
         ),
         Family("verify", Base.CLOCK, "due_at", _clock_due(Stage.VERIFY), person="stopped_by"),
         Family("check", Base.CLOCK, "due_at", _clock_due(Stage.CHECK), person="stopped_by"),
@@ -561,13 +567,20 @@ def _until(period: Period, now: datetime) -> datetime:
 
 
 def family_rows(
-    family: Family, scope: Scope, period: Period, filters: KpiFilters, until: datetime
+    family: Family,
+    scope: Scope,
+    period: Period,
+    filters: KpiFilters,
+    until: datetime,
+    *,
+    cycles: bool = False,
 ) -> QuerySet[Any]:
-    """The rows of a family in the period, within scope and filters."""
+    """The rows of a family in the period, within scope and filters; with `cycles`, the closed
+    cycles of reopened cases instead (a family with `cycles` only)."""
     anchor = {f"{family.anchor}__gte": period.start, f"{family.anchor}__lt": period.end}
+    model = CaseCycle if cycles else MODELS[family.base]
     return (
-        MODELS[family.base]
-        ._default_manager.filter(**anchor)
+        model._default_manager.filter(**anchor)
         .filter(family.scope(until))
         .filter(scope.q(family))
         .filter(_filter_q(filters, family))
@@ -689,9 +702,13 @@ def _aggregate(
             counter(den, d),
         )
     qs = family_rows(family, scope, period, filters, until)
+    cycles = (
+        family_rows(family, scope, period, filters, until, cycles=True) if family.cycles else None
+    )
     with _aggregate_settings():
-        if plan is not None:
-            results = _with_rollups(family, qs, path, counts, columns, plan, period, until)
+        if plan is not None or cycles is not None:
+            sources = Parts(qs, cycles, plan)
+            results = _in_one_statement(family, sources, path, counts, columns, period, until)
         elif path:
             results = [(r[path], r) for r in qs.values(path).annotate(**counts)]
         else:
@@ -761,26 +778,59 @@ def unrolled(family: Family, cutoff: datetime) -> Q:
     return (pending | Q(kpi_settled_at__gte=cutoff)) & (pending | late)
 
 
-def _with_rollups(
+@dataclass(frozen=True)
+class Parts:
+    """Where a family's numbers come from: its rows (the case, clock or dispatch rows), the
+    closed cycles of reopened cases (families with `cycles`) and the rollups (with a plan)."""
+
+    rows: QuerySet[Any]
+    cycles: QuerySet[Any] | None
+    plan: RollupPlan | None
+
+
+def _grouped(qs: QuerySet[Any], path: str | None, counts: dict[str, Any]) -> QuerySet[Any]:
+    # Grouped by a constant, a part is one row even when it has none (as `aggregate`).
+    key = F(path) if path else V(None, output_field=IntegerField())
+    return qs.values(_k=key).annotate(**counts).order_by()
+
+
+def _in_one_statement(
     family: Family,
-    qs: QuerySet[Any],
+    parts: Parts,
     path: str | None,
     counts: dict[str, Any],
     columns: dict[str, int],
-    plan: RollupPlan,
     period: Period,
     until: datetime,
 ) -> list[tuple[Any, dict[str, int]]]:
-    """The rows computed directly and the rollup sums, in one statement (`UNION ALL`): one
-    snapshot, so a case the worker rolls meanwhile is counted once, by one side or the other."""
+    """The rows computed directly, the rollup sums and the closed cycles, in one statement
+    (`UNION ALL`): one snapshot, so a case the worker rolls meanwhile is counted once, by one
+    side or the other, and so is a case reopened meanwhile (as a closed case or as its cycle)."""
     cutoff = _cutoff(until)
-    direct = qs.filter(unrolled(family, cutoff))
-    # Grouped by a constant, the direct side is one row even when it has none (as `aggregate`).
-    direct = direct.values(_k=F(path) if path else V(None, output_field=IntegerField()))
-    direct = direct.annotate(**counts).order_by()
+    selected = [
+        _grouped(
+            parts.rows.filter(unrolled(family, cutoff)) if parts.plan else parts.rows, path, counts
+        )
+    ]
+    if parts.cycles is not None:
+        selected.append(_grouped(parts.cycles, path, counts))
+    if parts.plan is not None:
+        selected.append(_rolled(family, parts.plan, counts, columns, period, cutoff))
+    return _union(selected, list(counts), path)
+
+
+def _rolled(
+    family: Family,
+    plan: RollupPlan,
+    counts: dict[str, Any],
+    columns: dict[str, int],
+    period: Period,
+    cutoff: datetime,
+) -> QuerySet[Any]:
+    """The rollup sums of the rows that settled before the cutoff, by the report's key."""
     sums = {alias: Sum(f"n{column}") for alias, column in columns.items()}
     key = NullIf(F("town"), V(0)) if plan.by_town else V(None, output_field=IntegerField())
-    rolled = (
+    return (
         KpiRollup.objects.filter(
             plan.where,
             family=family.code,
@@ -795,16 +845,21 @@ def _with_rollups(
         .values("_k", *counts)
         .order_by()
     )
+
+
+def _union(
+    selected: list[QuerySet[Any]], aliases: list[str], path: str | None
+) -> list[tuple[Any, dict[str, int]]]:
+    """The parts' counters summed by key, from one `UNION ALL` statement."""
     selects: list[str] = []
     params: list[Any] = []
-    for part in (direct, rolled):
+    for part in selected:
         try:
             sql, part_params = part.query.sql_with_params()
         except EmptyResultSet:  # a filter nothing can meet (an unknown region, say)
             continue
         selects.append(f"SELECT * FROM ({sql}) p{len(selects)}")
         params.extend(part_params)
-    aliases = list(counts)
     merged: dict[Any, dict[str, int]] = {}
     if path is None:  # as `aggregate`: one row, zeros when there is nothing
         merged[None] = dict.fromkeys(aliases, 0)
@@ -895,18 +950,25 @@ def drilldown(
     filters = filters or KpiFilters()
     family = indicator.fam
     until = _until(period, now or clock.now())
-    rows = family_rows(family, scope, period, filters, until).filter(indicator.denominator(until))
-    if part == Part.NUMERATOR:
-        rows = rows.filter(indicator.numerator(until))
     path = None if group_by == Dimension.NONE else dimension_path(group_by, family)
-    if path is not None:
-        rows = (
-            rows.filter(**{path: key})
-            if key not in (None, "")
-            else rows.filter(**{f"{path}__isnull": True})
-        )
-    if family.base == Base.CASE:
-        cases = Case.objects.filter(pk__in=rows.values("pk"))
-    else:
-        cases = Case.objects.filter(pk__in=rows.values("case_id"))
-    return cases.select_related("category__parent", "town", "assigned_org").order_by("due_at", "id")
+
+    def behind(rows: QuerySet[Any]) -> QuerySet[Any]:
+        rows = rows.filter(indicator.denominator(until))
+        if part == Part.NUMERATOR:
+            rows = rows.filter(indicator.numerator(until))
+        if path is None:
+            return rows
+        if key in (None, ""):
+            return rows.filter(**{f"{path}__isnull": True})
+        return rows.filter(**{path: key})
+
+    rows = behind(family_rows(family, scope, period, filters, until))
+    ids = Q(pk__in=rows.values("pk" if family.base == Base.CASE else "case_id"))
+    if family.cycles:  # a reopened case is behind the numbers of its closed cycles too
+        cycles = behind(family_rows(family, scope, period, filters, until, cycles=True))
+        ids |= Q(pk__in=cycles.values("case_id"))
+    return (
+        Case.objects.filter(ids)
+        .select_related("category__parent", "town", "assigned_org")
+        .order_by("due_at", "id")
+    )

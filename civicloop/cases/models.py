@@ -490,6 +490,87 @@ class Case(models.Model):
         return self.state not in CLOSED_STATES
 
 
+class CaseCycle(models.Model):
+    """A closed handling cycle (办理轮次) of a case that was reopened: the evaluation facts the
+    case had when it was reopened, kept as they were so that the periods the cycle counted in
+    keep their numbers (docs/kpis.md, "Reopened cases"). The case carries the facts of its
+    current cycle. The columns the indicators read have the case's names, so a family's
+    conditions, scope, filters and dimensions apply to these rows unchanged."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="cycles")
+    # 1 for the first handling; the case's current cycle is `reopen_count + 1`.
+    cycle = models.PositiveSmallIntegerField(_("办理轮次"))
+    # Always 结案: only a closed case is reopened.
+    state = models.CharField(_("状态"), max_length=24, choices=State.choices)
+    source = models.CharField(_("来源"), max_length=20, choices=Source.choices)
+    category = models.ForeignKey(Category, models.PROTECT, related_name="+", verbose_name=_("分类"))
+    city = models.ForeignKey(
+        Region, models.PROTECT, related_name="+", null=True, verbose_name=_("市")
+    )
+    town = models.ForeignKey(
+        Region, models.PROTECT, related_name="+", null=True, verbose_name=_("镇街")
+    )
+    village = models.ForeignKey(
+        Region, models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("村社")
+    )
+    grid = models.ForeignKey(
+        Region, models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("网格")
+    )
+    assigned_org = models.ForeignKey(
+        Organisation,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("责任单位"),
+    )
+    closure_reason = models.CharField(
+        _("结案类型"), max_length=20, choices=ClosureReason.choices, blank=True
+    )
+    rework_count = models.PositiveSmallIntegerField(_("返工次数"), default=0)
+    filed_at = models.DateTimeField(_("立案时间"), null=True, blank=True)
+    due_at = models.DateTimeField(_("处置期限"), null=True, blank=True)
+    disposed_at = models.DateTimeField(_("处置完成时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
+    on_time = models.BooleanField(_("按期"), null=True, blank=True)
+    satisfaction = models.CharField(
+        _("满意度"), max_length=12, choices=Satisfaction.choices, blank=True
+    )
+    rated_at = models.DateTimeField(_("评价时间"), null=True, blank=True)
+    reopened_at = models.DateTimeField(_("重新打开时间"))
+
+    class Meta:
+        verbose_name = _("办理轮次")
+        verbose_name_plural = _("办理轮次")
+        ordering = ["case", "cycle"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "cycle"], name="case_cycle_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(filed_at__isnull=False),
+                name="case_cycle_due",
+            ),
+            models.Index(
+                fields=["rated_at"],
+                condition=models.Q(rated_at__isnull=False),
+                name="case_cycle_rated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}#{self.cycle}"
+
+
+# The fields a cycle copies from its case when it ends (all but its number and end).
+CYCLE_FACTS = tuple(
+    f.attname
+    for f in CaseCycle._meta.concrete_fields
+    if f.name not in ("id", "case", "cycle", "reopened_at")
+)
+
+
 class CaseNumberSequence(models.Model):
     """The last case number handed out per local day and prefix."""
 

@@ -37,10 +37,12 @@ from civicloop.cases.errors import Code
 from civicloop.cases.events import event_record
 from civicloop.cases.models import (
     CLOSED_STATES,
+    CYCLE_FACTS,
     SUPERVISION_RANK,
     Case,
     CaseAssist,
     CaseClock,
+    CaseCycle,
     CaseEvent,
     CaseFollower,
     CaseNumberSequence,
@@ -894,15 +896,30 @@ def case_reopen(*, case: Case, by: User, note: str) -> Case:
     else:
         actor = _acting(by, case, action)
     note = _require_text(note, Code.REASON_REQUIRED, _("重新打开必须说明原因"))
+    ended = _cycle_ended(case)
+    # The case starts its next cycle: what the ended one was evaluated by is kept in `ended`
+    # (its rating too), so the periods it counted in keep their numbers (docs/kpis.md).
     updates = {
         "reopen_count": F("reopen_count") + 1,
         "checked_at": None,
         "closed_at": None,
         "closure_reason": "",
         "assigned_org": None,
+        "rework_count": 0,
+        "satisfaction": "",
+        "rated_at": None,
     }
-    _apply(case, action, actor, updates=updates, note=note)
+    event = _apply(case, action, actor, updates=updates, note=note)
+    # Written after the compare-and-swap, which matched the row `ended` was read from.
+    ended.reopened_at = event.at
+    ended.save(force_insert=True)
     return case
+
+
+def _cycle_ended(case: Case) -> CaseCycle:
+    """The closed cycle a reopen ends, with the facts the indicators read."""
+    facts = {name: getattr(case, name) for name in CYCLE_FACTS}
+    return CaseCycle(case=case, cycle=case.reopen_count + 1, **facts)
 
 
 def _has_action_role(by: User, case: Case, action: Action) -> bool:

@@ -101,3 +101,19 @@ def test_a_working_period_is_added_and_moved_in_the_admin(admin_client: Any) -> 
     ]
     assert admin_client.post(url, {"start": "17:00", "end": "19:30"}).status_code == 200
     assert WorkingPeriod.objects.get(pk=evening.pk).start == time(18)
+
+
+def test_a_case_page_lists_its_closed_cycles(
+    admin_client: Any, people: People, world: World
+) -> None:
+    from civicloop.cases import services
+    from civicloop.cases.models import State
+    from civicloop.cases.tests.journeys import case_in
+    from civicloop.lib import clock
+
+    with clock.frozen(local(2026, 11, 26, 9)):
+        case = case_in(State.CLOSED, people, world)
+        services.case_reopen(case=case, by=people.clerk, note="群众再次反映")
+    page = admin_client.get(f"/admin/cases/case/{case.pk}/change/").content.decode()
+    assert 'id="cycles-group"' in page
+    assert 'name="cycles-TOTAL_FORMS" value="1"' in page

@@ -614,3 +614,147 @@ def test_a_report_inside_a_transaction_leaves_its_settings_alone(
         cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
         assert cursor.fetchone() == ("5MB", "on")
     assert _values(report)["全部"]["closure_rate"] == (5, 8, 0.625)
+
+
+# ---------------------------------------------------------------- reopened cases
+
+DECEMBER = kpis.period_of(PeriodKind.MONTH, local(2026, 12, 15).date())
+CYCLE_INDICATORS = [
+    "closure_rate",
+    "on_time_closure_rate",
+    "rework_rate",
+    "disposal_rate",
+    "solve_rate",
+    "satisfaction_rate",
+]
+
+
+def _handled(case: Case, people: People, world: World, *, rework: bool = False) -> None:
+    from civicloop.cases import services
+    from civicloop.cases.tests.journeys import photo
+
+    services.case_file(case=case, by=people.clerk)
+    services.case_dispatch(case=case, to=world.sanitation, by=people.dispatcher)
+    services.case_claim(case=case, by=people.handler)
+    services.case_submit(case=case, by=people.handler, photos=[photo(1)])
+    if rework:
+        services.case_check(case=case, by=people.verifier, passed=False, note="仍有残留")
+        services.case_submit(case=case, by=people.handler, photos=[photo(2)])
+    services.case_check(case=case, by=people.verifier, passed=True)
+    services.case_close(case=case, by=people.shift_lead)
+
+
+def _cycle_numbers(world: World, period: kpis.Period, now: datetime) -> dict[str, Any]:
+    report = kpis.compute(
+        scope=_town_scope(world),
+        period=period,
+        indicators=kpis.indicators_for(CYCLE_INDICATORS),
+        now=now,
+    )
+    return _values(report)["全部"]
+
+
+def test_a_reopened_case_keeps_the_numbers_of_its_closed_cycle(
+    people: People, world: World
+) -> None:
+    """A 12345 case closed on time and rated 满意 in November, reopened by the centre in December,
+    handled again with one rework and rated 不满意: November keeps its numbers (the closed
+    cycle's facts are kept), December counts the second cycle."""
+    from civicloop.cases import services
+    from civicloop.cases.tests.journeys import reported
+
+    with clock.frozen(local(2026, 11, 26, 9)):
+        case = reported(people)
+        Case.objects.filter(pk=case.pk).update(source=Source.HOTLINE)
+        case.refresh_from_db()
+        _handled(case, people, world)
+    with clock.frozen(local(2026, 11, 27, 10)):
+        services.case_rate(case=case, by=people.clerk, satisfaction=Satisfaction.SATISFIED)
+    november = {
+        "closure_rate": (1, 1, 1.0),
+        "on_time_closure_rate": (1, 1, 1.0),
+        "rework_rate": (0, 1, 0.0),
+        "disposal_rate": (1, 1, 1.0),
+        "solve_rate": (1, 1, 1.0),
+        "satisfaction_rate": (1, 1, 1.0),
+    }
+    assert _cycle_numbers(world, NOVEMBER, AFTER) == november
+    first_due = case.due_at
+
+    with clock.frozen(local(2026, 12, 1, 9)):
+        services.case_reopen(case=case, by=people.clerk, note="群众反映垃圾又堆回来了")
+    case.refresh_from_db()
+    assert (case.state, case.closed_at, case.rated_at, case.satisfaction) == (
+        State.REOPENED,
+        None,
+        None,
+        "",
+    )
+    assert _cycle_numbers(world, NOVEMBER, AFTER) == november
+    # Waiting to be filed again, it is due in no period.
+    assert _cycle_numbers(world, DECEMBER, local(2027, 1, 5))["closure_rate"] == (0, 0, None)
+
+    with clock.frozen(local(2026, 12, 1, 10)):
+        _handled(case, people, world, rework=True)
+    with clock.frozen(local(2026, 12, 2, 10)):
+        services.case_rate(case=case, by=people.clerk, satisfaction=Satisfaction.DISSATISFIED)
+    case.refresh_from_db()
+    assert case.due_at is not None and case.due_at > first_due
+    assert _cycle_numbers(world, NOVEMBER, AFTER) == november
+    assert _cycle_numbers(world, DECEMBER, local(2027, 1, 5)) == {
+        "closure_rate": (1, 1, 1.0),
+        "on_time_closure_rate": (1, 1, 1.0),
+        "rework_rate": (1, 1, 1.0),
+        "disposal_rate": (1, 1, 1.0),
+        "solve_rate": (1, 1, 1.0),
+        "satisfaction_rate": (0, 1, 0.0),
+    }
+    cycle = case.cycles.get()
+    assert (cycle.cycle, cycle.state, cycle.due_at, cycle.rework_count, cycle.satisfaction) == (
+        1,
+        State.CLOSED,
+        first_due,
+        0,
+        Satisfaction.SATISFIED,
+    )
+    assert cycle.reopened_at == local(2026, 12, 1, 9)
+    assert cycle.closed_at == local(2026, 11, 26, 9)
+    assert cycle.assigned_org_id == world.sanitation.pk
+    # The November numbers drill down to the case, by organisation too.
+    for group_by, key in ((Dimension.NONE, None), (Dimension.ORG, str(world.sanitation.pk))):
+        behind = kpis.drilldown(
+            scope=_town_scope(world),
+            period=NOVEMBER,
+            indicator=kpis.INDICATORS["satisfaction_rate"],
+            part=Part.NUMERATOR,
+            group_by=group_by,
+            key=key,
+            now=AFTER,
+        )
+        assert [c.number for c in behind] == [case.number]
+
+    # Reopened again (by the reporter, within the window): a second cycle is kept.
+    with clock.frozen(local(2026, 12, 3, 9)):
+        services.case_reopen(case=case, by=people.resident, note="还是没清理干净")
+    assert list(case.cycles.values_list("cycle", "rework_count", "satisfaction")) == [
+        (1, 0, Satisfaction.SATISFIED),
+        (2, 1, Satisfaction.DISSATISFIED),
+    ]
+    assert _cycle_numbers(world, NOVEMBER, AFTER) == november
+    assert _cycle_numbers(world, DECEMBER, local(2027, 1, 5))["satisfaction_rate"] == (0, 1, 0.0)
+
+
+def test_a_reopen_that_loses_the_race_keeps_no_cycle(people: People, world: World) -> None:
+    from civicloop.cases import services
+    from civicloop.cases.tests.journeys import reported
+
+    with clock.frozen(local(2026, 11, 26, 9)):
+        case = reported(people)
+        _handled(case, people, world)
+    stale = Case.objects.get(pk=case.pk)
+    with clock.frozen(local(2026, 11, 27, 9)):
+        services.case_reopen(case=case, by=people.clerk, note="群众再次反映")
+        with pytest.raises(services.DomainError) as raised:
+            services.case_reopen(case=stale, by=people.clerk, note="又一次")
+    assert raised.value.code == "case_conflict"
+    assert list(case.cycles.values_list("cycle", flat=True)) == [1]
