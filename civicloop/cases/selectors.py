@@ -17,6 +17,7 @@ from civicloop.cases.models import (
     Case,
     CaseAssist,
     CaseClock,
+    CaseCycle,
     CaseEvent,
     CaseFollower,
     CaseQuerySet,
@@ -294,6 +295,13 @@ def supervisions_for(user: User, case: Case) -> list[Supervision]:
     else:
         found = _KIND_SUPERVISIONS.all([case.pk, SupervisionKind.LISTED.value])
     return _of_case(case, found)
+
+
+def cycles_for(user: User, case: Case) -> list[CaseCycle]:
+    """The closed cycles of a reopened case (往次办理), for staff; none for anyone else."""
+    if not case.reopen_count or not is_staff_viewer(user, case):
+        return []
+    return list(case.cycles.select_related("assigned_org").order_by("cycle"))
 
 
 @dataclass(frozen=True)

@@ -699,7 +699,7 @@ def test_a_reopened_case_keeps_the_numbers_of_its_closed_cycle(
     with clock.frozen(local(2026, 12, 2, 10)):
         services.case_rate(case=case, by=people.clerk, satisfaction=Satisfaction.DISSATISFIED)
     case.refresh_from_db()
-    assert case.due_at is not None and case.due_at > first_due
+    assert case.due_at is not None and first_due is not None and case.due_at > first_due
     assert _cycle_numbers(world, NOVEMBER, AFTER) == november
     assert _cycle_numbers(world, DECEMBER, local(2027, 1, 5)) == {
         "closure_rate": (1, 1, 1.0),
@@ -720,6 +720,17 @@ def test_a_reopened_case_keeps_the_numbers_of_its_closed_cycle(
     assert cycle.reopened_at == local(2026, 12, 1, 9)
     assert cycle.closed_at == local(2026, 11, 26, 9)
     assert cycle.assigned_org_id == world.sanitation.pk
+    # By organisation: the unit that closed the first cycle keeps it (the case has no unit now).
+    by_org = kpis.compute(
+        scope=_town_scope(world),
+        period=NOVEMBER,
+        indicators=kpis.indicators_for(["closure_rate"]),
+        group_by=Dimension.ORG,
+        now=AFTER,
+    )
+    assert [(r.key, r.values["closure_rate"].numerator) for r in by_org.rows] == [
+        (world.sanitation.pk, 1)
+    ]
     # The November numbers drill down to the case, by organisation too.
     for group_by, key in ((Dimension.NONE, None), (Dimension.ORG, str(world.sanitation.pk))):
         behind = kpis.drilldown(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils.timezone import localtime
 
 from civicloop.cases import services
 from civicloop.cases.models import State
@@ -94,3 +95,19 @@ def test_the_panel_is_a_fragment(client_for, people, make_case):
     body = client_for(people.dispatcher).get(f"/cases/{case.number}/panel/").content.decode()
     assert body.lstrip().startswith('<section id="case-panel"')
     assert "<html" not in body
+
+
+def test_staff_see_the_closed_cycles_of_a_reopened_case(client_for, people, make_case):
+    case = make_case(State.CLOSED)
+    services.case_reopen(case=case, by=people.resident, note="垃圾又堆回来了")
+    cycle = case.cycles.get()
+    staff = client_for(people.clerk).get(f"/cases/{case.number}/").content.decode()
+    section = staff[
+        staff.index('class="cycles"') : staff.index("</section>", staff.index('class="cycles"'))
+    ]
+    assert "往次办理" in section and "第1轮" in section
+    assert "稠城街道环卫所" in section and "返工0次" in section
+    assert f"结案 {localtime(cycle.closed_at):%Y-%m-%d %H:%M}" in section
+    # The reporter sees the public timeline, not the evaluation record.
+    mine = client_for(people.resident).get(f"/cases/{case.number}/").content.decode()
+    assert 'class="cycles"' not in mine

@@ -21,6 +21,7 @@ from civicloop.cases import errors as case_errors
 from civicloop.cases.models import Case, CaseEvent, EventType
 from civicloop.cases.selectors import (
     can_see_reporter,
+    cycles_for,
     is_staff_viewer,
     supervisions_for,
     timeline_for,
@@ -95,6 +96,7 @@ def case_context(
     return {
         "case": case,
         "supervisions": supervisions_for(user, case),
+        "cycles": cycles_for(user, case),
         "tone": display.tone(case.state),
         "deadline": display.deadline(case),
         "rows": _rows(user, case, events, photos),
