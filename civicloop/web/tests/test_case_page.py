@@ -107,7 +107,7 @@ def test_staff_see_the_closed_cycles_of_a_reopened_case(client_for, people, make
     ]
     assert "往次办理" in section and "第1轮" in section
     assert "稠城街道环卫所" in section and "返工0次" in section
-    assert f"结案 {localtime(cycle.closed_at):%Y-%m-%d %H:%M}" in section
+    assert f"结案时间 {localtime(cycle.closed_at):%Y-%m-%d %H:%M}" in section
     # The reporter sees the public timeline, not the evaluation record.
     mine = client_for(people.resident).get(f"/cases/{case.number}/").content.decode()
     assert 'class="cycles"' not in mine
