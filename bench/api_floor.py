@@ -45,18 +45,10 @@ def main() -> None:
     cases_bench.setup(url)
     import psycopg
 
-    resident, report = cases_bench.demo_client("resident"), cases_bench.report_form()
-
-    def bare() -> None:
-        assert resident.post("/bench/bare", report).status_code == 200
-
-    def create() -> None:
-        response = resident.post("/api/v1/cases", report)
-        assert response.status_code == 201, response.content
-
-    def shape() -> None:
-        response = resident.post("/bench/api/report-shape", report)
-        assert response.status_code == 201, response.content
+    resident = cases_bench.demo_client("resident")
+    bare = cases_bench.poster(resident, *cases_bench.BARE)
+    create = cases_bench.poster(resident, *cases_bench.CREATE)
+    shape = cases_bench.poster(resident, "/bench/api/report-shape", 201)
 
     for _ in range(20):
         bare()

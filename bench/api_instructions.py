@@ -27,11 +27,10 @@ def main() -> None:
     from bench import cases_bench
 
     cases_bench.setup(args.url or cases_bench.DEFAULT_URL)
-    resident, report = cases_bench.demo_client("resident"), cases_bench.report_form()
-    path, status = ("/api/v1/cases", 201) if args.what == "create" else ("/bench/bare", 200)
+    target = cases_bench.CREATE if args.what == "create" else cases_bench.BARE
+    post = cases_bench.poster(cases_bench.demo_client("resident"), *target)
     for _ in range(20 + args.requests):
-        response = resident.post(path, report)
-        assert response.status_code == status, response.content
+        post()
 
 
 if __name__ == "__main__":

@@ -35,14 +35,9 @@ def main() -> None:
 
     import civicloop
 
-    resident, report = cases_bench.demo_client("resident"), cases_bench.report_form()
-
-    def bare() -> None:
-        assert resident.post("/bench/bare", report).status_code == 200
-
-    def create() -> None:
-        response = resident.post("/api/v1/cases", report)
-        assert response.status_code == 201, response.content
+    resident = cases_bench.demo_client("resident")
+    bare = cases_bench.poster(resident, *cases_bench.BARE)
+    create = cases_bench.poster(resident, *cases_bench.CREATE)
 
     def commit() -> None:
         with transaction.atomic(), connection.cursor() as cursor:

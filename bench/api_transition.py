@@ -40,16 +40,12 @@ def main() -> None:
     import civicloop
 
     resident, clerk = cases_bench.demo_client("resident"), cases_bench.demo_client("intake_clerk")
-    report = cases_bench.report_form()
+    bare = cases_bench.poster(resident, *cases_bench.BARE)
+    report = cases_bench.poster(resident, *cases_bench.CREATE)
     numbers: list[str] = []
 
-    def bare() -> None:
-        assert resident.post("/bench/bare", report).status_code == 200
-
     def create() -> None:
-        response = resident.post("/api/v1/cases", report)
-        assert response.status_code == 201, response.content
-        numbers.append(response.json()["number"])
+        numbers.append(report().json()["number"])
 
     def file() -> None:
         url = f"/api/v1/cases/{numbers[-1]}/file"
@@ -71,12 +67,13 @@ def main() -> None:
         statements.append(
             sum(1 for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT"))
         )
-    totals = {fn: [0.0, 0.0] for fn in (bare, create, file, detail)}
+    named = {"bare": bare, "create": create, "file": file, "detail": detail}
+    totals = {name: [0.0, 0.0] for name in named}
     for _ in range(args.requests):
-        for fn in (bare, create, file, detail):
-            _add(totals[fn], fn)
+        for name, fn in named.items():
+            _add(totals[name], fn)
     n = args.requests
-    ms = {fn.__name__: [v * 1000 / n for v in totals[fn]] for fn in totals}
+    ms = {name: [v * 1000 / n for v in total] for name, total in totals.items()}
     tree = os.path.dirname(os.path.dirname(civicloop.__file__))
     parts = "  ".join(f"{name} {wall:6.2f} ms (cpu {cpu:5.2f})" for name, (wall, cpu) in ms.items())
     print(

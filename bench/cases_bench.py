@@ -935,17 +935,11 @@ API_BLOCK = 50  # requests of one kind in a row
 
 def measure_api(requests: int) -> dict[str, float]:
     resident, clerk = demo_client("resident"), demo_client("intake_clerk")
-    report = report_form()
-
-    def bare() -> None:
-        assert resident.post("/bench/bare", report).status_code == 200
-
+    bare, report = poster(resident, *BARE), poster(resident, *CREATE)
     numbers: list[str] = []
 
     def create() -> None:
-        response = resident.post("/api/v1/cases", report)
-        assert response.status_code == 201, response.content
-        numbers.append(response.json()["number"])
+        numbers.append(report().json()["number"])
 
     def transition() -> None:
         number = numbers.pop(0)
@@ -984,6 +978,22 @@ def report_form() -> dict[str, object]:
     lat, lon = _xiaozici_point()
     report: dict[str, object] = {"category": "0102", "kind": "event", "description": "桥头垃圾堆放"}
     return report | {"lat": lat, "lon": lon}
+
+
+BARE, CREATE = ("/bench/bare", 200), ("/api/v1/cases", 201)
+
+
+def poster(client: Any, path: str, status: int) -> Callable[[], Any]:
+    """A request of the benchmarks: `report_form()` posted to `path` by `client`, which must
+    answer `status`; the call returns the response."""
+    form = report_form()
+
+    def post() -> Any:
+        response = client.post(path, form)
+        assert response.status_code == status, response.content
+        return response
+
+    return post
 
 
 def demo_client(role: str) -> Any:
